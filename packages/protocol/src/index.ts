@@ -1,0 +1,6 @@
+export * from './common.ts';
+export * from './events.ts';
+export * from './policy.ts';
+export * from './agent-api.ts';
+export * from './console-api.ts';
+export * from './validate.ts';
