@@ -4,3 +4,4 @@ export * from './policy.ts';
 export * from './agent-api.ts';
 export * from './console-api.ts';
 export * from './validate.ts';
+export * from './intel-api.ts';
