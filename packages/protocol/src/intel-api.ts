@@ -144,3 +144,184 @@ export const SandboxReport = Type.Object(
   { additionalProperties: false },
 );
 export type SandboxReport = Static<typeof SandboxReport>;
+
+// ---- Appended by the intel service: feeds, exports, samples, organizations and keys. ----
+
+/** One indicator with the combined verdict and its related indicators (`GET /indicators/:type/:value`). */
+export const IndicatorDetail = Type.Object({
+  indicator: Indicator,
+  /** Each source's own assertion that went into the combined verdict. */
+  observations: Type.Array(
+    Type.Object({
+      source: Str(128),
+      verdict: Verdict,
+      confidence: Type.Integer(),
+      trust: Type.Number(),
+      tlp: Tlp,
+      lastSeen: Timestamp,
+      expiresAt: Type.Union([Timestamp, Type.Null()]),
+    }),
+  ),
+});
+export type IndicatorDetail = Static<typeof IndicatorDetail>;
+
+export const FeedFormat = Type.Enum(['stix', 'misp', 'csv', 'list']);
+export type FeedFormat = Static<typeof FeedFormat>;
+
+/** Query of `POST /feeds/import` (the body is the feed file as is). */
+export const FeedImportQuery = Type.Object(
+  {
+    format: FeedFormat,
+    source: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }),
+    /** For lists and CSVs without a type column: what every value is (otherwise detected per value). */
+    type: Type.Optional(IndicatorType),
+    verdict: Type.Optional(Verdict),
+    confidence: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    tlp: Type.Optional(Tlp),
+  },
+  { additionalProperties: false },
+);
+export type FeedImportQuery = Static<typeof FeedImportQuery>;
+
+/** What an import did: the good part is imported in one transaction, every rejected item is listed. */
+export const FeedImportReport = Type.Object({
+  source: Str(128),
+  format: FeedFormat,
+  /** Items seen in the file (lines, STIX indicator values, MISP attributes). */
+  total: Type.Integer({ minimum: 0 }),
+  imported: Type.Integer({ minimum: 0 }),
+  /** Indicators whose combined verdict changed (each is one entry in the change feed). */
+  changed: Type.Integer({ minimum: 0 }),
+  related: Type.Integer({ minimum: 0 }),
+  rejected: Type.Integer({ minimum: 0 }),
+  /** Valid items of a kind Yamori does not store (md5/sha1, MISP text attributes, STIX reports…). */
+  unsupported: Type.Integer({ minimum: 0 }),
+  /** Deliberately not imported (MISP to_ids=false, deleted attributes, comments). */
+  skipped: Type.Integer({ minimum: 0 }),
+  reasons: Type.Record(Type.String(), Type.Integer()),
+  /** The first problems, each with where it is (`line 12`, a STIX id, a MISP attribute uuid). */
+  problems: Type.Array(
+    Type.Object({
+      ref: Str(256),
+      kind: Type.Enum(['rejected', 'unsupported', 'skipped']),
+      reason: Str(1024),
+      value: Type.Optional(Str(2048)),
+    }),
+    { maxItems: 1000 },
+  ),
+});
+export type FeedImportReport = Static<typeof FeedImportReport>;
+
+/** A feed fetched from a URL on a schedule, or just a named source with its trust weight. */
+export const FeedSource = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9_.:-]+$' }),
+  /** 0 (ignored) … 1 (fully trusted): how much this source's assertions weigh in the combined verdict. */
+  trust: Type.Number({ minimum: 0, maximum: 1 }),
+  url: Type.Union([Type.String({ maxLength: 2048 }), Type.Null()]),
+  format: Type.Union([FeedFormat, Type.Null()]),
+  type: Type.Union([IndicatorType, Type.Null()]),
+  intervalS: Type.Union([Type.Integer({ minimum: 60, maximum: 7 * 86400 }), Type.Null()]),
+  enabled: Type.Boolean(),
+  lastFetchAt: Type.Union([Timestamp, Type.Null()]),
+  lastStatus: Type.Union([Str(2048), Type.Null()]),
+});
+export type FeedSource = Static<typeof FeedSource>;
+
+export const FeedSourceInput = Type.Object(
+  {
+    name: FeedSource.properties.name,
+    trust: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
+    url: Type.Optional(Type.String({ maxLength: 2048, pattern: '^https?://' })),
+    format: Type.Optional(FeedFormat),
+    type: Type.Optional(IndicatorType),
+    intervalS: Type.Optional(Type.Integer({ minimum: 60, maximum: 7 * 86400 })),
+    enabled: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type FeedSourceInput = Static<typeof FeedSourceInput>;
+
+export const ExportFormat = Type.Enum(['stix', 'suricata', 'ip', 'domain', 'url', 'sha256', 'nft']);
+export type ExportFormat = Static<typeof ExportFormat>;
+
+export const ExportQuery = Type.Object(
+  {
+    minConfidence: Type.Optional(Type.Integer({ minimum: 0, maximum: 100 })),
+    /** Comma-separated verdicts; default `malicious`. */
+    verdict: Type.Optional(Type.String({ maxLength: 64, pattern: '^(malicious|suspicious|benign)(,(malicious|suspicious|benign))*$' })),
+    /** Only indicators whose TLP allows sharing at this level or lower (default `amber`: red is never exported). */
+    maxTlp: Type.Optional(Tlp),
+    /** Plain URL lists: drop the scheme (what Palo Alto EDL and FortiGate URL lists expect). Default true. */
+    stripScheme: Type.Optional(Type.Boolean()),
+    /** nftables: also emit drop chains on input/output/forward, not only the sets. */
+    chains: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type ExportQuery = Static<typeof ExportQuery>;
+
+/** Response to a sample upload. */
+export const SampleUploadResponse = Type.Object({
+  sha256: Sha256,
+  /** True when this upload queued a new sandbox job; false when a job for this sha256 already existed. */
+  queued: Type.Boolean(),
+  jobId: Str(64),
+  status: Type.Enum(['queued', 'running', 'done', 'failed']),
+  verdict: Verdict,
+});
+export type SampleUploadResponse = Static<typeof SampleUploadResponse>;
+
+/** `GET /samples/:sha256/report`: only for an organization that uploaded the sample. */
+export const SampleReportResponse = Type.Object({
+  sha256: Sha256,
+  fileName: Type.Union([Str(1024), Type.Null()]),
+  kind: SampleKind,
+  size: Type.Integer({ minimum: 0 }),
+  uploadedAt: Timestamp,
+  status: Type.Enum(['queued', 'running', 'done', 'failed']),
+  /** The shared, combined verdict for this sha256 (all sources). */
+  verdict: Verdict,
+  report: Type.Union([SandboxReport, Type.Null()]),
+});
+export type SampleReportResponse = Static<typeof SampleReportResponse>;
+
+export const SandboxReportAck = Type.Object({
+  sha256: Sha256,
+  verdict: Verdict,
+  indicatorsAdded: Type.Integer({ minimum: 0 }),
+  /** Report indicators not stored, with why (warninglisted, invalid). */
+  skipped: Type.Array(Type.Object({ value: Str(2048), reason: Str(512) })),
+});
+export type SandboxReportAck = Static<typeof SandboxReportAck>;
+
+export const IntelOrg = Type.Object({ id: Str(64), name: Str(128), createdAt: Timestamp });
+export type IntelOrg = Static<typeof IntelOrg>;
+
+export const IntelOrgInput = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: 128 }) },
+  { additionalProperties: false },
+);
+
+export const IntelKeyScope = Type.Enum(['org', 'worker', 'admin']);
+export type IntelKeyScope = Static<typeof IntelKeyScope>;
+
+export const IntelKeyInput = Type.Object(
+  {
+    scope: IntelKeyScope,
+    /** Required for `org` keys, refused for the others. */
+    orgId: Type.Optional(Str(64)),
+    name: Type.Optional(Type.String({ maxLength: 128 })),
+  },
+  { additionalProperties: false },
+);
+export type IntelKeyInput = Static<typeof IntelKeyInput>;
+
+/** A created key: `key` is shown once, the service keeps only its sha256. */
+export const IntelKeyCreated = Type.Object({
+  id: Str(64),
+  scope: IntelKeyScope,
+  orgId: Type.Union([Str(64), Type.Null()]),
+  name: Str(128),
+  key: Str(128),
+});
+export type IntelKeyCreated = Static<typeof IntelKeyCreated>;
