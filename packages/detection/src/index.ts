@@ -1,1 +1,2 @@
 export * from './exclusion-match.ts';
+export * from './sigma/index.ts';
