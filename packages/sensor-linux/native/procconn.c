@@ -1,0 +1,385 @@
+/* Netlink proc connector: fork/exec/exit/uid/gid/sid/comm/ptrace/coredump events, read on
+ * its own thread with a large receive buffer and handed to JS in batches. Loss is counted
+ * two ways: ENOBUFS overruns reported by the socket, and gaps in the kernel's per-CPU
+ * sequence numbers (cn_msg.seq), which give the number of events actually missed. */
+#include "sensor.h"
+
+#include <errno.h>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PC_BATCH 512
+#define PC_MAX_CPUS 1024
+
+typedef struct {
+  uint32_t what;
+  uint32_t cpu;
+  uint64_t ts;
+  int32_t pid, tgid, ppid, ptgid;
+  int32_t exit_code, exit_signal;
+  uint32_t rid, eid; /* ruid/euid or rgid/egid */
+  char comm[16];
+} pc_event;
+
+typedef struct {
+  int n;
+  pc_event ev[PC_BATCH];
+} pc_batch;
+
+typedef struct {
+  uint64_t received, batches, enobufs, seq_lost, dropped_batches, dropped_events;
+} pc_stats;
+
+typedef struct {
+  napi_threadsafe_function tsfn;
+  pthread_t thread;
+  bool thread_started, stopped;
+  int sock, wake_fd;
+  int running;
+  uint32_t *last_seq; /* per cpu, +1 so 0 = unseen */
+  pc_stats st;
+} pc_t;
+
+static int pc_send_op(int sock, enum proc_cn_mcast_op op) {
+  char buf[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(enum proc_cn_mcast_op))];
+  memset(buf, 0, sizeof buf);
+  struct nlmsghdr *nl = (struct nlmsghdr *)buf;
+  struct cn_msg *cn = NLMSG_DATA(nl);
+  nl->nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof op);
+  nl->nlmsg_type = NLMSG_DONE;
+  nl->nlmsg_pid = 0;
+  cn->id.idx = CN_IDX_PROC;
+  cn->id.val = CN_VAL_PROC;
+  cn->len = sizeof op;
+  memcpy(cn->data, &op, sizeof op);
+  return send(sock, nl, nl->nlmsg_len, 0) < 0 ? errno : 0;
+}
+
+static void pc_flush(pc_t *p, pc_batch **b) {
+  if (!*b || (*b)->n == 0) return;
+  Y_ATOMIC_INC(&p->st.batches);
+  if (napi_call_threadsafe_function(p->tsfn, *b, napi_tsfn_nonblocking) != napi_ok) {
+    Y_ATOMIC_INC(&p->st.dropped_batches);
+    Y_ATOMIC_ADD(&p->st.dropped_events, (uint64_t)(*b)->n);
+    free(*b);
+  }
+  *b = NULL;
+}
+
+static void pc_track_seq(pc_t *p, uint32_t cpu, uint32_t seq) {
+  if (cpu >= PC_MAX_CPUS) return;
+  uint32_t last = p->last_seq[cpu];
+  if (last != 0) {
+    uint32_t expected = last; /* stored seq+1 */
+    if (seq != expected) {
+      uint32_t gap = seq - expected;
+      if (gap < (1u << 30)) Y_ATOMIC_ADD(&p->st.seq_lost, gap);
+    }
+  }
+  p->last_seq[cpu] = seq + 1;
+}
+
+static void *pc_thread(void *arg) {
+  pc_t *p = arg;
+  y_block_signals();
+  char buf[64 * 1024] __attribute__((aligned(8)));
+  pc_batch *b = NULL;
+  while (__atomic_load_n(&p->running, __ATOMIC_SEQ_CST)) {
+    struct pollfd pfd[2] = {{.fd = p->sock, .events = POLLIN}, {.fd = p->wake_fd, .events = POLLIN}};
+    int n = poll(pfd, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (pfd[1].revents & POLLIN) break;
+    for (;;) {
+      ssize_t len = recv(p->sock, buf, sizeof buf, MSG_DONTWAIT);
+      if (len < 0) {
+        if (errno == EINTR) continue;
+        if (errno == ENOBUFS) {
+          Y_ATOMIC_INC(&p->st.enobufs);
+          continue;
+        }
+        break; /* EAGAIN */
+      }
+      for (struct nlmsghdr *nl = (struct nlmsghdr *)buf; NLMSG_OK(nl, (unsigned)len); nl = NLMSG_NEXT(nl, len)) {
+        if (nl->nlmsg_type == NLMSG_ERROR || nl->nlmsg_type == NLMSG_NOOP) continue;
+        struct cn_msg *cn = NLMSG_DATA(nl);
+        if (cn->id.idx != CN_IDX_PROC || cn->id.val != CN_VAL_PROC) continue;
+        struct proc_event *e = (struct proc_event *)cn->data;
+        if (e->what == PROC_EVENT_NONE) continue; /* ack of our listen request */
+        pc_track_seq(p, e->cpu, cn->seq);
+        Y_ATOMIC_INC(&p->st.received);
+        if (!b) {
+          b = malloc(sizeof *b);
+          if (!b) continue;
+          b->n = 0;
+        }
+        pc_event *o = &b->ev[b->n];
+        memset(o, 0, sizeof *o);
+        o->what = e->what;
+        o->cpu = e->cpu;
+        o->ts = e->timestamp_ns;
+        switch (e->what) {
+        case PROC_EVENT_FORK:
+          o->ppid = e->event_data.fork.parent_pid;
+          o->ptgid = e->event_data.fork.parent_tgid;
+          o->pid = e->event_data.fork.child_pid;
+          o->tgid = e->event_data.fork.child_tgid;
+          break;
+        case PROC_EVENT_EXEC:
+          o->pid = e->event_data.exec.process_pid;
+          o->tgid = e->event_data.exec.process_tgid;
+          break;
+        case PROC_EVENT_UID:
+        case PROC_EVENT_GID:
+          o->pid = e->event_data.id.process_pid;
+          o->tgid = e->event_data.id.process_tgid;
+          o->rid = e->event_data.id.r.ruid;
+          o->eid = e->event_data.id.e.euid;
+          break;
+        case PROC_EVENT_SID:
+          o->pid = e->event_data.sid.process_pid;
+          o->tgid = e->event_data.sid.process_tgid;
+          break;
+        case PROC_EVENT_PTRACE:
+          o->pid = e->event_data.ptrace.process_pid;
+          o->tgid = e->event_data.ptrace.process_tgid;
+          o->ppid = e->event_data.ptrace.tracer_pid;
+          o->ptgid = e->event_data.ptrace.tracer_tgid;
+          break;
+        case PROC_EVENT_COMM:
+          o->pid = e->event_data.comm.process_pid;
+          o->tgid = e->event_data.comm.process_tgid;
+          memcpy(o->comm, e->event_data.comm.comm, sizeof o->comm);
+          o->comm[15] = 0;
+          break;
+        case PROC_EVENT_COREDUMP:
+          o->pid = e->event_data.coredump.process_pid;
+          o->tgid = e->event_data.coredump.process_tgid;
+          break;
+        case PROC_EVENT_EXIT:
+          o->pid = e->event_data.exit.process_pid;
+          o->tgid = e->event_data.exit.process_tgid;
+          o->exit_code = (int32_t)e->event_data.exit.exit_code;
+          o->exit_signal = (int32_t)e->event_data.exit.exit_signal;
+          o->ppid = e->event_data.exit.parent_pid;
+          o->ptgid = e->event_data.exit.parent_tgid;
+          break;
+        default:
+          continue; /* unknown kinds are not delivered */
+        }
+        b->n++;
+        if (b->n == PC_BATCH) pc_flush(p, &b);
+      }
+    }
+    pc_flush(p, &b);
+  }
+  free(b);
+  return NULL;
+}
+
+static const char *pc_kind(uint32_t what) {
+  switch (what) {
+  case PROC_EVENT_FORK: return "fork";
+  case PROC_EVENT_EXEC: return "exec";
+  case PROC_EVENT_UID: return "uid";
+  case PROC_EVENT_GID: return "gid";
+  case PROC_EVENT_SID: return "sid";
+  case PROC_EVENT_PTRACE: return "ptrace";
+  case PROC_EVENT_COMM: return "comm";
+  case PROC_EVENT_COREDUMP: return "coredump";
+  case PROC_EVENT_EXIT: return "exit";
+  default: return "unknown";
+  }
+}
+
+static void pc_call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
+  pc_batch *b = data;
+  if (env == NULL || cb == NULL) {
+    free(b);
+    return;
+  }
+  napi_value arr, undef;
+  napi_create_array_with_length(env, (size_t)b->n, &arr);
+  for (int i = 0; i < b->n; i++) {
+    pc_event *e = &b->ev[i];
+    napi_value o;
+    napi_create_object(env, &o);
+    y_set_str(env, o, "kind", pc_kind(e->what));
+    y_set_num(env, o, "pid", e->pid);
+    y_set_num(env, o, "tgid", e->tgid);
+    y_set_num(env, o, "cpu", e->cpu);
+    y_set_num(env, o, "timestampNs", (double)e->ts);
+    switch (e->what) {
+    case PROC_EVENT_FORK:
+    case PROC_EVENT_EXIT:
+      y_set_num(env, o, "parentPid", e->ppid);
+      y_set_num(env, o, "parentTgid", e->ptgid);
+      if (e->what == PROC_EVENT_EXIT) {
+        y_set_num(env, o, "exitCode", e->exit_code);
+        y_set_num(env, o, "exitSignal", e->exit_signal);
+      }
+      break;
+    case PROC_EVENT_PTRACE:
+      y_set_num(env, o, "tracerPid", e->ppid);
+      y_set_num(env, o, "tracerTgid", e->ptgid);
+      break;
+    case PROC_EVENT_UID:
+    case PROC_EVENT_GID:
+      y_set_num(env, o, "real", e->rid);
+      y_set_num(env, o, "effective", e->eid);
+      break;
+    case PROC_EVENT_COMM:
+      y_set_str(env, o, "comm", e->comm);
+      break;
+    }
+    napi_set_element(env, arr, (uint32_t)i, o);
+  }
+  free(b);
+  napi_get_undefined(env, &undef);
+  napi_call_function(env, undef, cb, 1, &arr, NULL);
+}
+
+static void pc_stop(pc_t *p) {
+  if (p->stopped) return;
+  p->stopped = true;
+  __atomic_store_n(&p->running, 0, __ATOMIC_SEQ_CST);
+  uint64_t one = 1;
+  if (write(p->wake_fd, &one, sizeof one) < 0) {
+  }
+  if (p->thread_started) pthread_join(p->thread, NULL);
+  pc_send_op(p->sock, PROC_CN_MCAST_IGNORE); /* pairs with LISTEN: keeps the kernel's listener count right */
+  close(p->sock);
+  close(p->wake_fd);
+  if (p->tsfn) napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
+  p->tsfn = NULL;
+}
+
+static void pc_cleanup(void *arg) { pc_stop(arg); }
+
+static void pc_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  pc_t *p = data;
+  if (!p->stopped) {
+    napi_remove_env_cleanup_hook(env, pc_cleanup, p);
+    pc_stop(p);
+  }
+  free(p->last_seq);
+  free(p);
+}
+
+static pc_t *get_pc(napi_env env, napi_value v) {
+  pc_t *p = NULL;
+  if (napi_get_value_external(env, v, (void **)&p) != napi_ok || !p) {
+    napi_throw_type_error(env, NULL, "not a proc connector handle");
+    return NULL;
+  }
+  return p;
+}
+
+/* procStart(options, callback) */
+static napi_value js_proc_start(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int64_t rcvbuf = y_opt_int(env, argv[0], "receiveBufferBytes", 32 * 1024 * 1024);
+  int sock = socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+  if (sock < 0) return y_throw_errno(env, "socket(NETLINK_CONNECTOR)", errno);
+  int rb = (int)rcvbuf;
+  if (setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof rb) != 0)
+    setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &rb, sizeof rb);
+  struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = CN_IDX_PROC, .nl_pid = 0};
+  if (bind(sock, (struct sockaddr *)&sa, sizeof sa) != 0) {
+    int err = errno;
+    close(sock);
+    return y_throw_errno(env, "bind(NETLINK_CONNECTOR)", err);
+  }
+  int err = pc_send_op(sock, PROC_CN_MCAST_LISTEN);
+  if (err) {
+    close(sock);
+    return y_throw_errno(env, "PROC_CN_MCAST_LISTEN", err);
+  }
+  pc_t *p = calloc(1, sizeof *p);
+  p->last_seq = calloc(PC_MAX_CPUS, sizeof(uint32_t));
+  p->sock = sock;
+  p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  napi_value name;
+  napi_create_string_utf8(env, "yamori-proc-connector", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 256, 1, NULL, NULL, p, pc_call_js, &p->tsfn) != napi_ok) {
+    close(sock);
+    close(p->wake_fd);
+    free(p->last_seq);
+    free(p);
+    y_throw_last(env, "napi_create_threadsafe_function");
+    return NULL;
+  }
+  __atomic_store_n(&p->running, 1, __ATOMIC_SEQ_CST);
+  if (pthread_create(&p->thread, NULL, pc_thread, p) != 0) {
+    err = errno;
+    pc_stop(p);
+    free(p->last_seq);
+    free(p);
+    return y_throw_errno(env, "pthread_create", err);
+  }
+  p->thread_started = true;
+  napi_add_env_cleanup_hook(env, pc_cleanup, p);
+  napi_value handle;
+  napi_create_external(env, p, pc_finalize, NULL, &handle);
+  return handle;
+}
+
+static napi_value js_proc_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  pc_t *p = get_pc(env, argv[0]);
+  if (!p) return NULL;
+  if (!p->stopped) {
+    napi_remove_env_cleanup_hook(env, pc_cleanup, p);
+    pc_stop(p);
+  }
+  napi_value out;
+  napi_get_undefined(env, &out);
+  return out;
+}
+
+static napi_value js_proc_stats(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  pc_t *p = get_pc(env, argv[0]);
+  if (!p) return NULL;
+  napi_value o;
+  napi_create_object(env, &o);
+  y_set_u64(env, o, "received", Y_ATOMIC_LOAD(&p->st.received));
+  y_set_u64(env, o, "batches", Y_ATOMIC_LOAD(&p->st.batches));
+  y_set_u64(env, o, "overruns", Y_ATOMIC_LOAD(&p->st.enobufs));
+  y_set_u64(env, o, "lost", Y_ATOMIC_LOAD(&p->st.seq_lost));
+  y_set_u64(env, o, "droppedBatches", Y_ATOMIC_LOAD(&p->st.dropped_batches));
+  y_set_u64(env, o, "droppedEvents", Y_ATOMIC_LOAD(&p->st.dropped_events));
+  int rb = 0;
+  socklen_t l = sizeof rb;
+  if (!p->stopped) getsockopt(p->sock, SOL_SOCKET, SO_RCVBUF, &rb, &l);
+  y_set_num(env, o, "receiveBufferBytes", rb);
+  return o;
+}
+
+bool y_proc_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"procStart", NULL, js_proc_start, NULL, NULL, NULL, napi_default, NULL},
+      {"procStop", NULL, js_proc_stop, NULL, NULL, NULL, napi_default, NULL},
+      {"procStats", NULL, js_proc_stats, NULL, NULL, NULL, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, sizeof props / sizeof props[0], props) == napi_ok;
+}

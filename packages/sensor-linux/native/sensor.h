@@ -1,0 +1,85 @@
+/* Shared helpers of the Yamori Linux sensor addon.
+ *
+ * Rules every native thread here follows (see docs/adr/0003-fanotify-exec-gate.md):
+ * - a thread that answers permission events never waits on JavaScript, never logs, never
+ *   execs, and never blocks on anything but the kernel objects it owns;
+ * - JavaScript is reached only through non-blocking napi_threadsafe_function calls;
+ * - every fanotify descriptor is registered in the crash registry so a fatal signal or
+ *   exit() closes it, which makes the kernel answer every pending permission event "allow".
+ */
+#ifndef YAMORI_SENSOR_H
+#define YAMORI_SENSOR_H
+
+#define _GNU_SOURCE
+#define NAPI_VERSION 9
+#include <node_api.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <time.h>
+#include <signal.h>
+#include <pthread.h>
+
+#define Y_ATOMIC_INC(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
+#define Y_ATOMIC_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
+#define Y_ATOMIC_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+
+#define NAPI_OK(env, call)                                                     \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      y_throw_last(env, #call);                                                \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+static inline int64_t y_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Native threads take no process signals except synchronous faults. */
+static inline void y_block_signals(void) {
+  sigset_t all;
+  sigfillset(&all);
+  sigdelset(&all, SIGSEGV);
+  sigdelset(&all, SIGBUS);
+  sigdelset(&all, SIGILL);
+  sigdelset(&all, SIGFPE);
+  sigdelset(&all, SIGABRT);
+  pthread_sigmask(SIG_BLOCK, &all, NULL);
+}
+
+/* napi helpers (addon.c) */
+void y_throw_last(napi_env env, const char *what);
+napi_value y_throw_errno(napi_env env, const char *what, int err);
+bool y_get_prop(napi_env env, napi_value obj, const char *name, napi_value *out);
+int64_t y_opt_int(napi_env env, napi_value obj, const char *name, int64_t dflt);
+bool y_opt_bool(napi_env env, napi_value obj, const char *name, bool dflt);
+/* Copies a string property into a malloc'd buffer; NULL when absent. */
+char *y_opt_string(napi_env env, napi_value obj, const char *name);
+/* Reads an array-of-strings property; returns count, *out is a malloc'd array of malloc'd strings. */
+int y_opt_string_array(napi_env env, napi_value obj, const char *name, char ***out, bool *present);
+void y_free_string_array(char **arr, int n);
+char *y_value_string(napi_env env, napi_value v);
+void y_set_num(napi_env env, napi_value obj, const char *name, double v);
+void y_set_u64(napi_env env, napi_value obj, const char *name, uint64_t v);
+void y_set_big(napi_env env, napi_value obj, const char *name, int64_t v);
+void y_set_str(napi_env env, napi_value obj, const char *name, const char *s);
+void y_set_bool(napi_env env, napi_value obj, const char *name, bool v);
+
+/* Crash registry: fds closed by the fatal-signal handler and at exit(). */
+void y_crash_register(int fd);
+void y_crash_unregister(int fd);
+void y_crash_install(void);
+
+/* Resolve /proc/self/fd/N into buf; returns length or -1. */
+int y_fd_path(int fd, char *buf, size_t len);
+/* Parent tgid of a process from /proc/<pid>/stat, -1 if unknown. */
+int y_parent_of(int pid);
+
+/* Component registration (each returns false after throwing). */
+bool y_gate_init(napi_env env, napi_value exports);
+bool y_proc_init(napi_env env, napi_value exports);
+bool y_watch_init(napi_env env, napi_value exports);
+
+#endif

@@ -1,0 +1,234 @@
+// The typed face of the Linux sensors. The agent receives these interfaces by injection;
+// tests of agent logic use fakes that implement them. No policy lives below this line:
+// the addon only senses, holds and answers as told (or by the fail rule on timeout).
+
+export type ExecVerdict = 'allow' | 'deny';
+
+/** An exec held in the kernel until JS responds or `timeoutMs` passes. */
+export interface ExecRequest {
+  readonly id: number;
+  /** tgid of the exec'ing process (it is blocked inside execve while this is pending). */
+  readonly pid: number;
+  /** The binary being executed, opened by the kernel. Owned by the gate: valid until you
+   * respond (or `fdGraceMs` after expiry). Read it with positional reads (it is a dup). */
+  readonly fd: number;
+  /** pidfd of the exec'ing process (FAN_REPORT_PIDFD), -1 if the kernel gave none. Same lifetime as fd. */
+  readonly pidfd: number;
+  readonly path: string;
+  /** What the fail rule does if JS does not answer in time. */
+  readonly failClosed: boolean;
+  readonly timeoutMs: number;
+  /** When the fail rule answers, in Date.now() milliseconds. */
+  readonly deadline: number;
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
+export interface RespondOptions {
+  /** Remember the verdict in the native cache keyed by (dev, ino, size, mtime, ctime). */
+  cache?: boolean;
+  /** Allow only: add an evictable inode ignore mark; the kernel drops it when the file is written. */
+  ignoreMark?: boolean;
+}
+
+/** 'answered': sent to the gate thread; 'expired': the fail rule already answered; 'unknown': no such id. */
+export type RespondResult = 'answered' | 'expired' | 'unknown' | 'stopped';
+
+export type GateNotice =
+  | { kind: 'expired'; id: number; pid: number; verdict: ExecVerdict }
+  | { kind: 'overflow'; count: number }
+  | { kind: 'mounts'; count: number }
+  | { kind: 'fatal'; errno: number; message: string };
+
+export interface GatePolicy {
+  /** Decision timeout per exec; then the fail rule answers. */
+  timeoutMs: number;
+  /** Path prefixes answered deny when JS does not answer in time (e.g. /tmp, /dev/shm). */
+  failClosedPrefixes: readonly string[];
+  /** memfd execs are fail-closed (note: memfd's internal mount cannot carry a mark on 6.18). */
+  failClosedMemfd: boolean;
+  /** Allow execs by direct children of this process without asking JS. */
+  allowChildren: boolean;
+}
+
+export interface ExecGateOptions extends Partial<GatePolicy> {
+  /** Mark only mounts at or below these paths (tests); default: every non-pseudo mount. */
+  mounts?: readonly string[];
+  /** 'filesystem' (default): one FAN_MARK_FILESYSTEM per superblock; 'mount': FAN_MARK_MOUNT per mount. */
+  markMode?: 'filesystem' | 'mount';
+  /** Re-scan /proc/self/mountinfo on change and mark new mounts (default true). */
+  followMounts?: boolean;
+  maxPending?: number;
+  cacheSize?: number;
+  /** How long fd/pidfd of an expired request stay open for JS that is still reading (default 5000). */
+  fdGraceMs?: number;
+  /** Called for each cache miss. Must not throw; answer with gate.respond(). */
+  onExec: (req: ExecRequest) => void;
+  onNotice?: (notice: GateNotice) => void;
+}
+
+export interface ExecGateStats {
+  events: number;
+  selfAllowed: number;
+  cacheHits: number;
+  misses: number;
+  jsAllowed: number;
+  jsDenied: number;
+  timeouts: number;
+  failOpen: number;
+  failClosed: number;
+  queueFull: number;
+  overflows: number;
+  lateResponses: number;
+  ignoreMarks: number;
+  ignoreMarkErrors: number;
+  marks: number;
+  markErrors: number;
+  mountRescans: number;
+  writeErrors: number;
+  pending: number;
+  droppedNotices: number;
+  running: boolean;
+  reportPidfd: boolean;
+  unlimitedQueue: boolean;
+  markMode: 'filesystem' | 'mount';
+}
+
+export interface ExecGate {
+  respond(id: number, verdict: ExecVerdict, options?: RespondOptions): RespondResult;
+  /** Drop the cached verdict of one inode; with `path`, also remove its ignore mark. */
+  invalidate(file: { dev: number; ino: number; path?: string }): void;
+  /** Drop every cached verdict and flush every ignore mark. */
+  invalidateAll(): void;
+  /** Treat this process like the gate's own (e.g. the agent's helpers). */
+  allowPid(pid: number): void;
+  forgetPid(pid: number): void;
+  configure(policy: Partial<GatePolicy>): void;
+  stats(): ExecGateStats;
+  /** Let the process exit while the gate runs (default: the gate keeps the event loop alive). */
+  unref(): void;
+  /** Closes the fanotify group: the kernel allows anything still pending. Idempotent. */
+  stop(): void;
+  readonly stopped: boolean;
+}
+
+export type ProcEventKind = 'fork' | 'exec' | 'exit' | 'uid' | 'gid' | 'sid' | 'ptrace' | 'comm' | 'coredump';
+
+export interface ProcEvent {
+  kind: ProcEventKind;
+  pid: number;
+  tgid: number;
+  cpu: number;
+  timestampNs: number;
+  parentPid?: number;
+  parentTgid?: number;
+  exitCode?: number;
+  exitSignal?: number;
+  tracerPid?: number;
+  tracerTgid?: number;
+  /** uid/gid events: real and effective id. */
+  real?: number;
+  effective?: number;
+  comm?: string;
+}
+
+export interface ProcConnectorOptions {
+  receiveBufferBytes?: number;
+  onEvents: (events: ProcEvent[]) => void;
+}
+
+export interface ProcConnectorStats {
+  received: number;
+  batches: number;
+  /** ENOBUFS reported by the socket (receive buffer overrun). */
+  overruns: number;
+  /** Events missed, from gaps in the kernel's per-CPU sequence numbers. */
+  lost: number;
+  droppedBatches: number;
+  droppedEvents: number;
+  receiveBufferBytes: number;
+}
+
+export interface ProcConnector {
+  stats(): ProcConnectorStats;
+  stop(): void;
+  readonly stopped: boolean;
+}
+
+export interface FileEvent {
+  kind: 'file' | 'decoy';
+  /** FAN_* bits (see FanMask). */
+  mask: number;
+  pid: number;
+  /** Valid only during the onEvents call (use it there, e.g. killPidfd); -1 if none. */
+  pidfd: number;
+  dir: string;
+  name: string;
+  /** dir + '/' + name, or dir when the event is about the directory itself. */
+  path: string;
+  /** decoy: the opener's open(2) flags, -1 if they could not be read. */
+  openFlags?: number;
+  /** decoy: the open was denied (opened for writing by a non-excluded process). */
+  denied?: boolean;
+}
+
+export interface FileWatcherOptions {
+  reportPidfd?: boolean;
+  onEvents: (events: FileEvent[]) => void;
+  /** The kernel queue overflowed: events were lost, rescan what matters. */
+  onOverflow?: () => void;
+}
+
+export interface WatchOptions {
+  /** Default FanMask.defaultWatch. */
+  mask?: number;
+  /** 'inode' (default: the path and, for a directory, its direct children), 'mount' or 'filesystem'. */
+  kind?: 'inode' | 'mount' | 'filesystem';
+}
+
+export interface FileWatcherStats {
+  events: number;
+  overflows: number;
+  droppedBatches: number;
+  droppedEvents: number;
+  unresolved: number;
+  decoyOpens: number;
+  decoyDenied: number;
+  decoyErrors: number;
+  reportPidfd: boolean;
+}
+
+export interface FileWatcher {
+  watch(path: string, options?: WatchOptions): void;
+  unwatch(path: string, options?: WatchOptions): void;
+  /** Guard a decoy file: opens for writing by non-excluded processes are denied and reported. */
+  addDecoy(path: string): void;
+  removeDecoy(path: string): void;
+  excludeDecoyPid(pid: number, excluded?: boolean): void;
+  stats(): FileWatcherStats;
+  stop(): void;
+  readonly stopped: boolean;
+}
+
+export interface KernelProbe {
+  [feature: string]: string;
+}
+
+export interface LinuxSensors {
+  startExecGate(options: ExecGateOptions): ExecGate;
+  startProcConnector(options: ProcConnectorOptions): ProcConnector;
+  startFileWatcher(options: FileWatcherOptions): FileWatcher;
+  /** pidfd_send_signal(2): no pid-reuse race. */
+  killPidfd(pidfd: number, signal: NodeJS.Signals | number): void;
+  pidfdOpen(pid: number): number;
+  probe(): KernelProbe;
+}
+
+export type Protection = 'exec-gate' | 'file-events' | 'decoys' | 'proc-connector' | 'pidfd-kill';
+
+export type SensorLoadResult =
+  | { available: true; sensors: LinuxSensors }
+  | { available: false; reason: string; protectionsOff: readonly Protection[] };
