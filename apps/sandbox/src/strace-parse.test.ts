@@ -5,7 +5,7 @@ import { analyzeTrace, decodeString, parseSockaddr, parseStrace, splitArgs } fro
 
 const recorded = readFileSync(new URL('./fixtures/strace-basic.txt', import.meta.url), 'utf8');
 
-test('parses a recorded trace: syscalls, unfinished/resumed pairs, exits', () => {
+void test('parses a recorded trace: syscalls, unfinished/resumed pairs, exits', () => {
   const events = parseStrace(recorded);
   const exec2 = events.find((e) => e.kind === 'syscall' && e.name === 'execve' && e.pid === 8957);
   assert.ok(exec2 && exec2.kind === 'syscall');
@@ -24,7 +24,7 @@ test('parses a recorded trace: syscalls, unfinished/resumed pairs, exits', () =>
   );
 });
 
-test('reduces a recorded trace to the process tree and file operations', () => {
+void test('reduces a recorded trace to the process tree and file operations', () => {
   const b = analyzeTrace(parseStrace(recorded), { rootExecutable: './t' });
   assert.equal(b.rootPid, 8956);
   assert.deepEqual(
@@ -47,7 +47,7 @@ test('reduces a recorded trace to the process tree and file operations', () => {
   );
 });
 
-test('events before the root exec and outside its tree are dropped', () => {
+void test('events before the root exec and outside its tree are dropped', () => {
   const text = [
     '100 1.0 execve("/usr/bin/bwrap", ["bwrap"], 0x1 /* 3 vars */) = 0',
     '100 1.1 openat(AT_FDCWD</>, "/etc/shadow", O_RDONLY) = 3</etc/shadow>',
@@ -69,7 +69,7 @@ test('events before the root exec and outside its tree are dropped', () => {
   assert.deepEqual(root?.args, ['/sandbox/sample', 'x']);
 });
 
-test('network attempts: connect/sendto on IPv4, IPv6, unix; failures keep their errno', () => {
+void test('network attempts: connect/sendto on IPv4, IPv6, unix; failures keep their errno', () => {
   const text = [
     '7 1.0 execve("/sandbox/sample", ["/sandbox/sample"], 0x1 /* 1 var */) = 0',
     '7 1.1 connect(3<socket:[99]>, {sa_family=AF_INET, sin_port=htons(443), sin_addr=inet_addr("198.18.0.1")}, 16) = 0',
@@ -95,7 +95,7 @@ test('network attempts: connect/sendto on IPv4, IPv6, unix; failures keep their 
   assert.equal(b.processes[0]?.exitCode, 0);
 });
 
-test('fork failures, ptrace, fchmod through -y, renameat2 and unlinkat with dirfds', () => {
+void test('fork failures, ptrace, fchmod through -y, renameat2 and unlinkat with dirfds', () => {
   const text = [
     '9 1.0 execve("/sandbox/sample", ["sample"], 0x1 /* 1 var */) = 0',
     '9 1.1 clone(child_stack=NULL, flags=SIGCHLD) = -1 EAGAIN (Resource temporarily unavailable)',
@@ -123,7 +123,7 @@ test('fork failures, ptrace, fchmod through -y, renameat2 and unlinkat with dirf
   assert.equal(b.processes[0]?.executable, '/sandbox/sample', 'a failed exec does not change the image');
 });
 
-test('helpers: argument splitting, string escapes, sockaddr', () => {
+void test('helpers: argument splitting, string escapes, sockaddr', () => {
   assert.deepEqual(splitArgs('a, "b, \\"c)", {x=1, y=[2, 3]}, 4</p, q>) = 0', 0).args, [
     'a',
     '"b, \\"c)"',
@@ -136,7 +136,7 @@ test('helpers: argument splitting, string escapes, sockaddr', () => {
   assert.equal(parseSockaddr('NULL'), null);
 });
 
-test('a process killed mid-call keeps the call without a result; garbage lines are ignored', () => {
+void test('a process killed mid-call keeps the call without a result; garbage lines are ignored', () => {
   const text = [
     'strace: Process 5 attached',
     '5 1.0 execve("/sandbox/sample", ["s"], 0x1 /* 1 var */) = 0',
