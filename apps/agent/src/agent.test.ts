@@ -1,0 +1,194 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultPolicy, type HostFacts, type ProcessEvent } from '@yamori/protocol';
+import { caFingerprint, createAgentClient, encodeEnrollmentToken } from './agent-client.ts';
+import { createAgent, type AgentDeps } from './agent.ts';
+import { enrollAgent } from './enroll.ts';
+import { loadCursors, loadIdentity, loadStatus } from './state.ts';
+import type { ExecGate, ExecRequest, ExecAnswer } from './sensors.ts';
+import { makeTestPki, type TestPki } from './test-support/pki.ts';
+import { startFakeServer, type FakeServer } from './test-support/fake-agent-server.ts';
+import { createIsolation } from './commands.ts';
+
+const BAD = 'b'.repeat(64);
+const GOOD = 'a'.repeat(64);
+const facts = (): HostFacts => ({
+  hostname: 'h1',
+  machineId: 'machine-0001',
+  os: { family: 'debian', name: 'Debian', version: '13', kernel: '6.1' },
+  arch: 'x64',
+  ips: [],
+  agentVersion: '0.1.0',
+});
+const quiet = () => undefined;
+
+let pki: TestPki;
+let srv: FakeServer;
+before(async () => {
+  pki = makeTestPki();
+  srv = await startFakeServer(pki);
+});
+after(() => srv.close());
+
+function tmp(t: { after: (fn: () => void) => void }) {
+  const d = mkdtempSync(join(tmpdir(), 'ymr-agent-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+async function enrolledAgent(stateDir: string, over: Partial<AgentDeps> = {}) {
+  const token = encodeEnrollmentToken({ v: 1, url: srv.url, caSha256: caFingerprint(pki.caPem), secret: 'x'.repeat(16) });
+  const id = loadIdentity(stateDir) ?? (await enrollAgent({ stateDir, token, facts: facts(), now: Date.now }));
+  const client = createAgentClient({
+    url: id.url,
+    caPem: readFileSync(join(stateDir, 'ca.pem'), 'utf8'),
+    credentials: { agentId: id.agentId, secret: id.secret },
+  });
+  const isolation = createIsolation({ runNft: async () => undefined, serverPeers: async () => [], stateDir });
+  return createAgent({ stateDir, client, agentId: id.agentId, facts, log: quiet, isolation, hashFile: async () => GOOD, ...over });
+}
+
+test('enroll → check-in (policy, verdicts, commands) → decisions → upload, and state survives a restart', async (t) => {
+  const dir = tmp(t);
+  const policy = defaultPolicy();
+  policy.modules.malware.mode = 'block';
+  policy.blocklist = [{ sha256: BAD }];
+  policy.exec.decisionTimeoutMs = 2000;
+  srv.policy = { revision: 7, document: policy };
+  srv.verdicts = [{ sha256: 'c'.repeat(64), verdict: 'malicious', source: 'sandbox', seq: 3 }];
+  const victim = spawn('sleep', ['60']);
+  t.after(() => victim.kill('SIGKILL'));
+  srv.commands = [
+    { id: 'k1', type: 'kill', params: { pid: victim.pid }, createdAt: '2026-06-01T00:00:00Z' },
+    { id: 'u1', type: 'upgrade', params: {}, createdAt: '2026-06-01T00:00:00Z' },
+  ];
+  t.after(() => {
+    srv.policy = null;
+    srv.commands = [];
+    srv.verdicts = [];
+  });
+
+  const agent = await enrolledAgent(dir);
+  assert.equal(statSync(join(dir, 'identity.json')).mode & 0o777, 0o600);
+  const victimExit = new Promise((r) => victim.once('exit', (_c, sig) => r(sig)));
+  await agent.checkinOnce(0);
+  assert.equal(agent.policy().modules.malware.mode, 'block');
+  assert.equal(agent.verdicts.get('c'.repeat(64))?.verdict, 'malicious');
+  assert.equal(await victimExit, 'SIGKILL');
+  assert.deepEqual(srv.results.slice(-2).map((r) => [r.id, (r.body as { status: string }).status]), [['k1', 'done'], ['u1', 'failed']]);
+  assert.deepEqual(loadCursors(dir), { commandCursor: 2, verdictCursor: 3 });
+  assert.ok(srv.checkins.at(-1)?.facts, 'first check-in carries host facts');
+  assert.equal(srv.checkins.at(-1)?.health?.queue_depth, 0);
+
+  // Exec decisions: blocklist → deny + alert; server says unknown → allow; cached malicious → deny.
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: '/tmp/evil', sha256: BAD }), { allow: false, cache: false });
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: '/usr/bin/tool', sha256: 'd'.repeat(64) }), { allow: true, cache: false });
+  assert.equal(agent.verdicts.get('d'.repeat(64))?.verdict, 'unknown', 'lookup answers fill the cache');
+  assert.equal((await agent.decide({ pid: process.pid, path: '/opt/x', sha256: 'c'.repeat(64) })).allow, false);
+  assert.equal(agent.counters().denied, 2);
+
+  agent.record([
+    {
+      '@timestamp': new Date().toISOString(),
+      event: { id: 'proc-event-1', dataset: 'yamori.process', kind: 'event', category: ['process'], type: ['start'], action: 'exec' },
+      process: { entity_id: 'e1', pid: 1 },
+    } satisfies ProcessEvent,
+  ]);
+  assert.equal(agent.queue.depth(), 3);
+  const before = srv.eventsReceived;
+  assert.equal(await agent.uploadOnce(), 'sent');
+  assert.equal(await agent.uploadOnce(), 'empty');
+  assert.equal(srv.eventsReceived - before, 3);
+  const alerts = [...srv.batches.values()].flatMap((b) => b.events).filter((e) => e.event.dataset === 'yamori.alert');
+  assert.equal(alerts.length, 2);
+  assert.equal(alerts[0]?.event.action, 'exec_denied');
+
+  // Restart: same agent id, policy and cursors kept, no new enrollment.
+  await agent.stop();
+  const again = await enrolledAgent(dir);
+  assert.equal(again.policy().modules.malware.mode, 'block');
+  await again.checkinOnce(0);
+  assert.equal(srv.checkins.at(-1)?.policyRevision, 7);
+  assert.equal(srv.checkins.at(-1)?.commandCursor, 2);
+  await again.stop();
+});
+
+test('poison batches are dropped and counted; 429 waits; an invalid event is never queued', async (t) => {
+  const dir = tmp(t);
+  const agent = await enrolledAgent(dir);
+  t.after(() => {
+    srv.script = () => undefined;
+    return agent.stop();
+  });
+  const ev = (id: string): ProcessEvent => ({
+    '@timestamp': new Date().toISOString(),
+    event: { id, dataset: 'yamori.process', kind: 'event', category: ['process'], type: ['start'], action: 'exec' },
+    process: { entity_id: 'e', pid: 1 },
+  });
+  agent.record([ev('event-0001'), { ...ev('event-0002'), extra: true } as unknown as ProcessEvent]);
+  assert.equal(agent.queue.depth(), 1);
+  assert.equal(agent.counters().invalidEvents, 1);
+  srv.script = (p) => (p.endsWith('/events') ? [429, { code: 'rate_limited', message: 'x' }, { 'retry-after': '3' }] : undefined);
+  assert.deepEqual(await agent.uploadOnce(), { retryMs: 3000 });
+  srv.script = (p) => (p.endsWith('/events') ? [400, { code: 'invalid_input', message: 'bad' }] : undefined);
+  assert.equal(await agent.uploadOnce(), 'sent');
+  assert.equal(agent.queue.depth(), 0);
+  assert.equal(agent.queue.dropped()['poison'], 1);
+  assert.match(agent.health().problems?.join('\n') ?? '', /refused event batch/);
+});
+
+test('revoked agent (401): reported in health and status, keeps enforcing the last policy, keeps retrying', async (t) => {
+  const dir = tmp(t);
+  const policy = defaultPolicy();
+  policy.modules.malware.mode = 'block';
+  policy.blocklist = [{ sha256: BAD }];
+  srv.policy = { revision: 9, document: policy };
+  t.after(() => (srv.policy = null));
+  const agent = await enrolledAgent(dir, { checkinWaitS: 1, healthIntervalMs: 3_600_000, random: () => 0 });
+  await agent.checkinOnce(0);
+  const id = loadIdentity(dir)!;
+  srv.agents.delete(id.agentId); // revoked on the server
+  await agent.start();
+  for (let i = 0; i < 200 && !/revoked/.test(agent.health().problems?.join() ?? ''); i++) await new Promise((r) => setTimeout(r, 25));
+  assert.match(agent.health().problems?.join() ?? '', /does not know this agent or revoked it/);
+  assert.equal((await agent.decide({ pid: process.pid, path: '/x', sha256: BAD })).allow, false);
+  await agent.stop();
+  assert.match(loadStatus(dir)?.lastError ?? '', /401/);
+});
+
+test('exec gate wiring and fail rule: an unanswered lookup times out; fail-closed path denies', async (t) => {
+  const dir = tmp(t);
+  const policy = defaultPolicy();
+  policy.modules.malware.mode = 'block';
+  policy.exec.decisionTimeoutMs = 50;
+  srv.policy = { revision: 11, document: policy };
+  srv.script = (p) => (p.endsWith('/lookup') ? [503, 'busy'] : undefined);
+  t.after(() => {
+    srv.policy = null;
+    srv.script = () => undefined;
+  });
+  let decide: ((r: ExecRequest) => Promise<ExecAnswer>) | undefined;
+  const flushed: (readonly string[] | undefined)[] = [];
+  const gate: ExecGate = {
+    name: 'fake-exec',
+    start: async (d) => void (decide = d),
+    stop: async () => undefined,
+    flush: (h) => flushed.push(h),
+    state: () => ({ name: 'fake-exec', state: 'active' }),
+  };
+  const agent = await enrolledAgent(dir, { sensors: { execGate: gate }, healthIntervalMs: 3_600_000 });
+  await agent.checkinOnce(0);
+  await agent.start();
+  assert.ok(decide);
+  assert.deepEqual(await decide({ pid: process.pid, path: '/usr/bin/new', sha256: 'e'.repeat(64) }), { allow: true, cache: false });
+  assert.deepEqual(await decide({ pid: process.pid, path: '/tmp/new', sha256: 'f'.repeat(64) }), { allow: false, cache: false });
+  assert.equal(agent.counters().failOpen, 1);
+  assert.equal(agent.health().fail_open_decisions, 1);
+  assert.deepEqual(agent.health().sensors, [{ name: 'fake-exec', state: 'active' }]);
+  assert.ok(flushed.length >= 1, 'policy change flushes the kernel cache');
+  await agent.stop();
+});

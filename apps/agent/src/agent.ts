@@ -1,0 +1,561 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  AnyEvent,
+  defaultPolicy,
+  MODULE_KEYS,
+  parseWith,
+  type AgentHealth,
+  type CheckinRequest,
+  type HostFacts,
+  type Mode,
+  type Policy,
+  type SensorState,
+} from '@yamori/protocol';
+import { AgentApiError, type AgentClient } from './agent-client.ts';
+import { backoffMs, takeToken, type TokenBucket } from './backoff.ts';
+import { createCommandRunner, createIsolation, createNftRunner, createProcessKiller, resolveServerPeers, type CommandRunner, type Isolation } from './commands.ts';
+import { decideExec, toDetectionEvent, type EngineFinding, type LookupState } from './decision.ts';
+import { createEventQueue, type EventQueue } from './event-queue.ts';
+import { buildHealth, createResourceSampler, healthEvent, type ResourceSampler } from './health.ts';
+import { createLookupBatcher } from './lookup-batcher.ts';
+import { createPolicyStore, type AppliedPolicy, type PolicyStore } from './policy-store.ts';
+import { createProcReader, createUserNames, type ProcReader } from './proc-reader.ts';
+import { createProcessTree, type ProcessTree } from './process-tree.ts';
+import type { ExecAnswer, ExecRequest, Sensors } from './sensors.ts';
+import { FILES, loadCursors, saveCursors, saveStatus, type Cursors } from './state.ts';
+import { createVerdictCache, type VerdictCache } from './verdict-cache.ts';
+import { DEFAULT_LIMITS, evaluateWatchdog, initialWatchdogState, type WatchdogLimits } from './watchdog.ts';
+
+/**
+ * The agent's composition root: check-in loop (policy, verdicts, commands), uploader loop
+ * (durable queue → server), exec decisions for the exec gate, process tree from the proc
+ * connector, health + watchdog. Every collaborator can be injected; defaults are built from the
+ * state directory.
+ */
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export type Log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+
+/** A local engine consulted on each exec (static analysis, YARA …), owned by another module. */
+export type ExecEngine = (req: { path: string; sha256: string; pid: number }) => Promise<EngineFinding[]>;
+
+export interface AgentDeps {
+  stateDir: string;
+  client: AgentClient;
+  agentId: string;
+  facts: () => HostFacts;
+  sensors?: Sensors;
+  engines?: ExecEngine[];
+  queue?: EventQueue;
+  policyStore?: PolicyStore;
+  verdictCache?: VerdictCache;
+  commands?: CommandRunner;
+  isolation?: Isolation;
+  procReader?: ProcReader;
+  hashFile?: (path: string) => Promise<string>;
+  now?: () => number;
+  random?: () => number;
+  newId?: () => string;
+  log?: Log;
+  /** Long-poll wait per check-in (s). */
+  checkinWaitS?: number;
+  healthIntervalMs?: number;
+  /** Resend facts at least this often (ms). */
+  factsIntervalMs?: number;
+  watchdogLimits?: WatchdogLimits;
+  sampler?: ResourceSampler;
+  /** Called on each health tick (e.g. systemd WATCHDOG=1). */
+  onTick?: () => void;
+  /** The watchdog asks for a restart (memory far over budget). Default: log only. */
+  onRestartRequested?: (reason: string) => void;
+  /** Popup language. */
+  language?: 'en' | 'ja';
+}
+
+export interface AgentCounters {
+  execDecisions: number;
+  failOpen: number;
+  denied: number;
+  invalidEvents: number;
+  rateLimited: number;
+  poisonBatches: number;
+}
+
+export interface Agent {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** The exec gate's callback (exposed for tests and for adapters). */
+  decide(req: ExecRequest): Promise<ExecAnswer>;
+  /** Queue events (validated first; invalid ones are counted and dropped, never sent). */
+  record(events: readonly AnyEvent[]): void;
+  checkinOnce(waitS?: number): Promise<void>;
+  uploadOnce(): Promise<'sent' | 'empty' | { retryMs: number }>;
+  health(): AgentHealth;
+  policy(): Policy;
+  counters(): Readonly<AgentCounters>;
+  readonly queue: EventQueue;
+  readonly tree: ProcessTree;
+  readonly verdicts: VerdictCache;
+}
+
+const MiB = 1024 * 1024;
+
+export function defaultLog(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
+}
+
+export function hashFileSha256(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (c) => h.update(c))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+export function createAgent(deps: AgentDeps): Agent {
+  const now = deps.now ?? Date.now;
+  const random = deps.random ?? Math.random;
+  const newId = deps.newId ?? randomUUID;
+  const log = deps.log ?? defaultLog;
+  const sensors = deps.sensors ?? {};
+  const stateDir = deps.stateDir;
+
+  const policyStore = deps.policyStore ?? createPolicyStore({ stateDir, now, log: (m) => log('warn', m) });
+  const fallbackPolicy = defaultPolicy();
+  const policyNow = (): Policy => policyStore.current()?.document ?? fallbackPolicy;
+  const queue =
+    deps.queue ?? createEventQueue({ path: join(stateDir, FILES.queue), maxBytes: policyNow().telemetry.queueMaxMb * MiB });
+  const verdicts = deps.verdictCache ?? createVerdictCache({ onInvalidate: (h) => sensors.execGate?.flush(h) });
+  const reader = deps.procReader ?? createProcReader();
+  const tree = createProcessTree({ reader, userName: createUserNames(), now, newId });
+  const isolation =
+    deps.isolation ??
+    createIsolation({ runNft: createNftRunner(), serverPeers: () => resolveServerPeers(deps.client.url), stateDir });
+  const commands = deps.commands ?? createCommandRunner({ kill: createProcessKiller({ reader }), isolation });
+  const hashFile = deps.hashFile ?? hashFileSha256;
+  const sampler = deps.sampler ?? createResourceSampler({ now });
+  const batcher = createLookupBatcher({
+    lookup: (h) => deps.client.lookup(h),
+    onAnswer: (sha, v) => verdicts.set(sha, { ...v, seq: 0 }),
+  });
+
+  let cursors: Cursors = loadCursors(stateDir);
+  const counters: AgentCounters = { execDecisions: 0, failOpen: 0, denied: 0, invalidEvents: 0, rateLimited: 0, poisonBatches: 0 };
+  const problems = new Map<string, string>();
+  let watchdog = initialWatchdogState();
+  let lastSample = { cpuPct: 0, rssMb: 0 };
+  let lastCheckinAt: string | null = null;
+  let lastFactsAt = -Infinity;
+  let bucket: TokenBucket = { tokens: policyNow().telemetry.maxEventsPerSecond, at: now() };
+  let stopping: AbortController | undefined;
+  let loops: Promise<void>[] = [];
+  let wakeUploader: (() => void) | undefined;
+
+  const shedding = (f: string) => watchdog.shedding.includes(f);
+  const setProblem = (key: string, msg: string | undefined) => (msg === undefined ? problems.delete(key) : problems.set(key, msg));
+
+  // ---------- events ----------
+
+  const telemetryKind = (ev: AnyEvent): string | undefined => {
+    switch (ev.event.dataset) {
+      case 'yamori.process':
+        return 'process';
+      case 'yamori.file':
+        return 'file';
+      case 'yamori.network':
+        return 'network';
+      case 'yamori.dns':
+        return 'dns';
+      default:
+        return undefined;
+    }
+  };
+  const lowValue = (ev: AnyEvent) => ev.event.dataset === 'yamori.dns' || (ev.event.dataset === 'yamori.process' && ev.event.type.includes('end'));
+
+  function record(events: readonly AnyEvent[]): void {
+    const p = policyNow();
+    const keep: AnyEvent[] = [];
+    const t = now();
+    for (const ev of events) {
+      const kind = telemetryKind(ev);
+      if (kind !== undefined) {
+        if (!p.telemetry.kinds.includes(kind as Policy['telemetry']['kinds'][number])) continue;
+        if (shedding('low_value_telemetry') && lowValue(ev)) continue;
+        const r = takeToken(bucket, t, p.telemetry.maxEventsPerSecond);
+        bucket = r.bucket;
+        if (!r.ok) {
+          counters.rateLimited++;
+          continue;
+        }
+      }
+      try {
+        keep.push(parseWith(AnyEvent, ev, `${ev.event.dataset} event`));
+      } catch (err) {
+        counters.invalidEvents++;
+        setProblem('invalid_event', `dropped an invalid event (${counters.invalidEvents} so far): ${(err as Error).message.slice(0, 600)}`);
+      }
+    }
+    if (keep.length === 0) return;
+    queue.enqueue(keep);
+    wakeUploader?.();
+  }
+
+  // ---------- exec decisions ----------
+
+  async function decide(req: ExecRequest): Promise<ExecAnswer> {
+    const started = now();
+    counters.execDecisions++;
+    const applied = policyStore.current();
+    const policy = applied?.document ?? fallbackPolicy;
+    let sha256 = req.sha256;
+    if (!sha256) {
+      try {
+        sha256 = await (req.hash ? req.hash() : hashFile(req.path));
+      } catch (err) {
+        log('warn', 'cannot hash executable', { path: req.path, error: (err as Error).message });
+      }
+    }
+    sha256 = sha256?.toLowerCase();
+    const parent = tree.get(req.pid);
+    const subject = { path: req.path, sha256, parentPath: parent?.exe };
+    let engines: EngineFinding[] = [];
+    if (sha256 && deps.engines?.length && !shedding('deep_scan')) {
+      const results = await Promise.allSettled(deps.engines.map((e) => e({ path: req.path, sha256: sha256, pid: req.pid })));
+      engines = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
+    }
+    const base = {
+      subject,
+      policy,
+      exclusions: applied?.exclusions ?? emptyIndex,
+      blocklist: applied?.blocklist ?? emptySet,
+      cached: sha256 ? verdicts.get(sha256) : undefined,
+      engines,
+      now: now(),
+    };
+    let d = decideExec({ ...base, lookup: sha256 ? 'pending' : 'unavailable' });
+    if (!d.final && sha256) {
+      const budget = Math.max(0, policy.exec.decisionTimeoutMs - (now() - started));
+      const lookup: LookupState = await Promise.race([
+        batcher.lookup(sha256).then(
+          (v): LookupState => v,
+          (): LookupState => 'unavailable',
+        ),
+        delay(budget, 'timeout' as const, { ref: false }),
+      ]);
+      d = decideExec({ ...base, lookup, now: now() });
+    }
+    if (d.reason === 'fail_open') counters.failOpen++;
+    if (!d.allow) counters.denied++;
+    if (d.detection) {
+      const proc = tree.toEcs(req.pid);
+      const event = toDetectionEvent(d.detection, {
+        id: newId(),
+        now: now(),
+        process: proc ? { ...proc, executable: req.path, ...(sha256 ? { hash: { sha256 } } : {}) } : { entity_id: '', pid: req.pid, executable: req.path },
+        file: { path: req.path, name: req.path.slice(req.path.lastIndexOf('/') + 1), ...(sha256 ? { hash: { sha256 } } : {}) },
+      });
+      record([event]);
+    }
+    if (d.popup) sensors.notifier?.popup(policy.popup[deps.language ?? 'en'], { pid: req.pid, path: req.path });
+    if (sha256 && d.allow) tree.setHash(req.pid, sha256);
+    return { allow: d.allow, cache: d.cache };
+  }
+
+  // ---------- policy ----------
+
+  const onPolicy = (p: AppliedPolicy) => {
+    queue.setMaxBytes(p.document.telemetry.queueMaxMb * MiB);
+    sensors.execGate?.setFallback?.(p.document.exec.decisionTimeoutMs, p.document.exec.onTimeout);
+    sensors.execGate?.flush();
+    sensors.fileEvents?.applyPolicy?.(p.document);
+    sensors.netEvents?.applyPolicy?.(p.document);
+    sensors.procEvents?.applyPolicy?.(p.document);
+    log('info', 'policy applied', { revision: p.revision });
+  };
+  policyStore.onChange(onPolicy);
+
+  const modes = (): Record<string, Mode> => Object.fromEntries(MODULE_KEYS.map((k) => [k, policyNow().modules[k].mode]));
+
+  // ---------- health ----------
+
+  const sensorStates = (): SensorState[] => {
+    const list: SensorState[] = [];
+    for (const s of [sensors.execGate, sensors.procEvents, sensors.fileEvents, sensors.netEvents]) if (s) list.push(s.state());
+    return list;
+  };
+
+  function health(): AgentHealth {
+    return buildHealth({
+      sample: lastSample,
+      queueDepth: queue.depth(),
+      droppedEvents: queue.droppedTotal() + counters.invalidEvents + counters.rateLimited,
+      failOpenDecisions: counters.failOpen,
+      sensors: sensorStates(),
+      shedding: watchdog.shedding,
+      problems: [policyStore.problem(), ...problems.values()],
+    });
+  }
+
+  function healthTick(): void {
+    lastSample = sampler.sample();
+    const r = evaluateWatchdog(watchdog, lastSample, now(), deps.watchdogLimits ?? DEFAULT_LIMITS);
+    watchdog = r.state;
+    if (r.action === 'shed' || r.action === 'restore') log('warn', `watchdog: ${r.action} ${r.feature ?? ''}`, { reason: r.reason });
+    if (r.action === 'restart') {
+      log('error', `watchdog: restart requested: ${r.reason ?? ''}`);
+      deps.onRestartRequested?.(r.reason ?? 'over budget');
+    }
+    if (queue.bytes() > policyNow().telemetry.queueMaxMb * MiB) {
+      setProblem('queue_over', `event queue holds ${(queue.bytes() / MiB).toFixed(1)} MB of alerts, over the ${policyNow().telemetry.queueMaxMb} MB bound (alerts are never dropped)`);
+    } else setProblem('queue_over', undefined);
+    record([healthEvent(health(), { id: newId(), now: now() })]);
+    deps.onTick?.();
+    writeStatus();
+  }
+
+  function writeStatus(): void {
+    try {
+      saveStatus(stateDir, {
+        agentId: deps.agentId,
+        url: deps.client.url,
+        lastCheckinAt,
+        lastError: problems.get('checkin') ?? null,
+        policyRevision: policyStore.current()?.revision ?? null,
+        queueDepth: queue.depth(),
+        droppedEvents: queue.droppedTotal(),
+        isolated: isolation.isolated(),
+        shedding: watchdog.shedding,
+        updatedAt: new Date(now()).toISOString(),
+        pid: process.pid,
+      });
+    } catch (err) {
+      log('warn', 'cannot write status file', { error: (err as Error).message });
+    }
+  }
+
+  // ---------- check-in ----------
+
+  let policyRejectedRevision: number | undefined;
+
+  async function checkinOnce(waitS = 0): Promise<void> {
+    const current = policyStore.current();
+    const t = now();
+    const sendFacts = t - lastFactsAt >= (deps.factsIntervalMs ?? 6 * 3600_000);
+    const req: CheckinRequest = {
+      policyRevision: current?.revision ?? null,
+      commandCursor: cursors.commandCursor,
+      verdictCursor: cursors.verdictCursor,
+      waitS: Math.max(0, Math.min(60, Math.trunc(waitS))),
+      applied: { policyRevision: current?.revision ?? null, modes: modes() },
+      health: health(),
+    };
+    if (sendFacts) {
+      try {
+        req.facts = deps.facts();
+      } catch (err) {
+        setProblem('facts', (err as Error).message);
+      }
+    }
+    const res = await deps.client.checkin(req, stopping ? { signal: stopping.signal } : {});
+    if (sendFacts) lastFactsAt = t;
+    lastCheckinAt = new Date(now()).toISOString();
+    setProblem('checkin', undefined);
+    policyRejectedRevision = undefined;
+    if (res.policy && !policyStore.apply(res.policy.revision, res.policy.document)) policyRejectedRevision = res.policy.revision;
+    if (res.verdicts.length > 0) verdicts.applyUpdates(res.verdicts);
+    if (res.verdictCursor !== cursors.verdictCursor) {
+      cursors = { ...cursors, verdictCursor: res.verdictCursor };
+      saveCursors(stateDir, cursors);
+    }
+    for (const cmd of res.commands) {
+      log('info', 'running command', { id: cmd.id, type: cmd.type });
+      const result = await commands.run(cmd);
+      await deps.client.commandResult(cmd.id, result);
+    }
+    if (res.commandCursor !== cursors.commandCursor) {
+      // Advanced only after every result was delivered: a crash re-runs the commands (handlers are idempotent).
+      cursors = { ...cursors, commandCursor: res.commandCursor };
+      saveCursors(stateDir, cursors);
+    }
+    writeStatus();
+  }
+
+  async function checkinLoop(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    let first = true;
+    while (!signal.aborted) {
+      let waitMs = 0;
+      try {
+        await checkinOnce(first ? 0 : (deps.checkinWaitS ?? 30));
+        first = false;
+        if (policyRejectedRevision !== undefined) waitMs = backoffMs(++attempt, random());
+        else attempt = 0;
+      } catch (err) {
+        if (signal.aborted) break;
+        attempt++;
+        const e = err as Error;
+        const msg = e instanceof AgentApiError && e.kind === 'unauthorized' ? e.message : `check-in failed: ${e.message}`;
+        setProblem('checkin', msg);
+        waitMs = e instanceof AgentApiError && e.retryAfterS !== undefined ? e.retryAfterS * 1000 : backoffMs(attempt, random());
+        log(attempt <= 3 ? 'warn' : 'error', msg, { attempt, retryInMs: waitMs });
+        writeStatus();
+      }
+      if (waitMs > 0) await delay(waitMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  // ---------- upload ----------
+
+  async function uploadOnce(): Promise<'sent' | 'empty' | { retryMs: number }> {
+    const batch = queue.nextBatch();
+    if (!batch) return 'empty';
+    const res = await deps.client.sendEvents({ batchId: batch.batchId, events: batch.events });
+    switch (res.kind) {
+      case 'ok':
+        queue.ack(batch.batchId);
+        setProblem('upload', undefined);
+        return 'sent';
+      case 'retry_after':
+        return { retryMs: (res.retryAfterS ?? 30) * 1000 };
+      case 'too_large':
+        if (queue.shrink(batch.batchId) === 'dropped') log('error', 'dropped one event the server finds too large', { batchId: batch.batchId });
+        return 'sent';
+      case 'rejected': {
+        const n = queue.reject(batch.batchId);
+        counters.poisonBatches++;
+        setProblem('upload', `server refused event batch ${batch.batchId} (${n} events dropped): ${res.message ?? ''}`.slice(0, 1024));
+        log('error', 'server refused an event batch; dropped it', { batchId: batch.batchId, events: n, message: res.message });
+        return 'sent';
+      }
+    }
+  }
+
+  async function uploadLoop(signal: AbortSignal): Promise<void> {
+    let attempt = 0;
+    while (!signal.aborted) {
+      let waitMs = 0;
+      try {
+        const r = await uploadOnce();
+        if (r === 'sent') attempt = 0;
+        else if (r === 'empty') {
+          attempt = 0;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 5000);
+            wakeUploader = () => {
+              clearTimeout(timer);
+              wakeUploader = undefined;
+              // linger a little so bursts go out as one batch
+              setTimeout(resolve, 250);
+            };
+            signal.addEventListener('abort', () => {
+              clearTimeout(timer);
+              resolve();
+            }, { once: true });
+          });
+        } else waitMs = r.retryMs;
+      } catch (err) {
+        if (signal.aborted) break;
+        attempt++;
+        waitMs = backoffMs(attempt, random());
+        setProblem('upload', `event upload failed: ${(err as Error).message}`.slice(0, 1024));
+        log(attempt <= 3 ? 'warn' : 'error', `event upload failed: ${(err as Error).message}`, { attempt, retryInMs: waitMs });
+      }
+      if (waitMs > 0) await delay(waitMs, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  async function healthLoop(signal: AbortSignal): Promise<void> {
+    const every = deps.healthIntervalMs ?? 60_000;
+    while (!signal.aborted) {
+      try {
+        healthTick();
+      } catch (err) {
+        log('error', 'health tick failed', { error: (err as Error).message });
+      }
+      await delay(every, undefined, { signal }).catch(() => undefined);
+    }
+  }
+
+  // ---------- lifecycle ----------
+
+  async function start(): Promise<void> {
+    if (stopping) return;
+    stopping = new AbortController();
+    const signal = stopping.signal;
+    const current = policyStore.current();
+    if (current) onPolicy(current);
+    else log('warn', 'no policy yet: enforcing the default policy (monitor mode) until the server sends one');
+    try {
+      if (await isolation.reapply()) log('warn', 'host isolation re-applied after restart');
+    } catch (err) {
+      setProblem('isolation', `cannot re-apply host isolation: ${(err as Error).message}`);
+    }
+    tree.seed();
+    const startSensor = async (name: string, fn: () => Promise<void>) => {
+      try {
+        await fn();
+      } catch (err) {
+        setProblem(`sensor_${name}`, `sensor ${name} failed to start: ${(err as Error).message}`);
+        log('error', `sensor ${name} failed to start`, { error: (err as Error).message });
+      }
+    };
+    const { procEvents, fileEvents, netEvents, execGate } = sensors;
+    if (procEvents) {
+      await startSensor(procEvents.name, () =>
+        procEvents.start((ev) => {
+          const out = tree.handle(ev);
+          if (out) record([out]);
+        }),
+      );
+    }
+    if (fileEvents) await startSensor(fileEvents.name, () => fileEvents.start((ev) => record([ev])));
+    if (netEvents) await startSensor(netEvents.name, () => netEvents.start((ev) => record([ev])));
+    if (execGate) {
+      const p = policyNow();
+      execGate.setFallback?.(p.exec.decisionTimeoutMs, p.exec.onTimeout);
+      await startSensor(execGate.name, () => execGate.start(decide));
+    }
+    loops = [checkinLoop(signal), uploadLoop(signal), healthLoop(signal)];
+    log('info', 'agent started', { agentId: deps.agentId, server: deps.client.url });
+  }
+
+  async function stop(): Promise<void> {
+    if (!stopping) return;
+    stopping.abort();
+    wakeUploader?.();
+    for (const s of [sensors.execGate, sensors.procEvents, sensors.fileEvents, sensors.netEvents]) {
+      try {
+        await s?.stop();
+      } catch (err) {
+        log('warn', 'sensor stop failed', { error: (err as Error).message });
+      }
+    }
+    deps.client.close(); // aborts in-flight requests so the loops end now
+    await Promise.allSettled(loops);
+    writeStatus();
+    queue.close();
+  }
+
+  return {
+    start,
+    stop,
+    decide,
+    record,
+    checkinOnce,
+    uploadOnce,
+    health,
+    policy: policyNow,
+    counters: () => counters,
+    queue,
+    tree,
+    verdicts,
+  };
+}
+
+const emptySet: ReadonlySet<string> = new Set();
+const emptyIndex = { size: 0, find: () => undefined };

@@ -1,0 +1,17 @@
+export { createAgent, hashFileSha256, defaultLog, type Agent, type AgentDeps, type AgentCounters, type ExecEngine, type Log, type LogLevel } from './agent.ts';
+export type { Sensors, ExecGate, ExecRequest, ExecAnswer, EventSource, Notifier } from './sensors.ts';
+export { createAgentClient, parseEnrollmentToken, encodeEnrollmentToken, fetchPinnedCa, caFingerprint, AgentApiError, type AgentClient, type AgentClientDeps } from './agent-client.ts';
+export { enrollAgent } from './enroll.ts';
+export { createEventQueue, type EventQueue, type QueuedBatch } from './event-queue.ts';
+export { decideExec, toDetectionEvent, type ExecDecision, type ExecDecisionInput, type EngineFinding, type KnownVerdict, type LookupState } from './decision.ts';
+export { createVerdictCache, type VerdictCache } from './verdict-cache.ts';
+export { createPolicyStore, type PolicyStore, type AppliedPolicy } from './policy-store.ts';
+export { createProcessTree, entityId, type ProcessTree, type ProcConnectorEvent, type ProcessNode } from './process-tree.ts';
+export { createProcReader, createUserNames, type ProcReader, type ProcSnapshot } from './proc-reader.ts';
+export { collectHostFacts, detectConflicts } from './host-facts.ts';
+export { createCommandRunner, createProcessKiller, createIsolation, createNftRunner, resolveServerPeers, buildIsolationRuleset, type CommandRunner, type CommandHandler, type KillFn, type Isolation } from './commands.ts';
+export { evaluateWatchdog, initialWatchdogState, DEFAULT_LIMITS, SHEDDABLE_FEATURES, type WatchdogLimits } from './watchdog.ts';
+export { buildHealth, createResourceSampler } from './health.ts';
+export { checkUninstall, verifyScryptPassword, hashScryptPassword } from './uninstall.ts';
+export { DEFAULT_STATE_DIR, FILES as STATE_FILES, loadIdentity, loadCaPem, loadCursors, loadStatus, type Identity, type AgentStatusFile } from './state.ts';
+export { writeFileAtomic, readJsonIfExists } from './atomic-file.ts';

@@ -1,0 +1,60 @@
+import type { DnsEvent, FileEvent, NetworkEvent, Policy, SensorState } from '@yamori/protocol';
+import type { ProcConnectorEvent } from './process-tree.ts';
+
+/**
+ * What the agent core needs from the native sensors. The sensor package (fanotify, proc
+ * connector) is adapted to these interfaces at the composition root; tests use fakes.
+ */
+
+/** One FAN_OPEN_EXEC_PERM event: `pid` is the process calling execve, `path` the file to run. */
+export interface ExecRequest {
+  pid: number;
+  path: string;
+  /** Content hash if the sensor computed it (e.g. from the event fd). */
+  sha256?: string | undefined;
+  /** Hash the file from the event's fd (preferred over re-opening `path`, which can be swapped). */
+  hash?: (() => Promise<string>) | undefined;
+}
+
+export interface ExecAnswer {
+  allow: boolean;
+  /** The sensor may remember "allow" for this unmodified file (ignore mark) and stop asking. */
+  cache: boolean;
+}
+
+export interface ExecGate {
+  readonly name: string;
+  /**
+   * Start delivering exec permission events to `decide`. The gate must answer the kernel even if
+   * `decide` is late: `setFallback` gives it the policy's timeout and fail rule for that case.
+   */
+  start(decide: (req: ExecRequest) => Promise<ExecAnswer>): Promise<void>;
+  stop(): Promise<void>;
+  /** Drop cached allow answers (kernel ignore marks): all, or the files with these hashes. */
+  flush(sha256s?: readonly string[]): void;
+  setFallback?(timeoutMs: number, onTimeout: 'allow' | 'deny'): void;
+  state(): SensorState;
+}
+
+export interface EventSource<E> {
+  readonly name: string;
+  start(listener: (event: E) => void): Promise<void>;
+  stop(): Promise<void>;
+  /** Reconfigure from a new policy (watched paths, telemetry kinds …). */
+  applyPolicy?(policy: Policy): void;
+  state(): SensorState;
+}
+
+/** Shows the policy's popup text to the user whose program was blocked. */
+export interface Notifier {
+  popup(text: { title: string; body: string }, ctx: { pid: number; path: string }): void;
+}
+
+export interface Sensors {
+  execGate?: ExecGate | undefined;
+  procEvents?: EventSource<ProcConnectorEvent> | undefined;
+  /** File events already in ECS form (the sensor knows the path and the acting pid). */
+  fileEvents?: EventSource<FileEvent> | undefined;
+  netEvents?: EventSource<NetworkEvent | DnsEvent> | undefined;
+  notifier?: Notifier | undefined;
+}
