@@ -72,8 +72,23 @@ function slot(path: string, get?: (e: Rec) => FieldValue, set?: (e: Rec, v: stri
     get: get ?? ((e) => asValue(at(e, parts))),
     set: set ?? ((e, v) => put(e, parts, v)),
   };
+  return register(s);
+}
+
+/** A slot whose ECS type is an integer (ports, pids): written as a number. */
+function intSlot(path: string): Slot {
+  const parts = path.split('.');
+  return register({
+    id: slots.length,
+    path,
+    get: (e) => asValue(at(e, parts)),
+    set: (e, v) => put(e, parts, typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v),
+  });
+}
+
+function register(s: Slot): Slot {
   slots.push(s);
-  byPath.set(path, s);
+  byPath.set(s.path, s);
   return s;
 }
 
@@ -92,10 +107,11 @@ const S = {
   commandLine: slot('process.command_line', commandLine(['process'])),
   args: slot('process.args'),
   name: slot('process.name'),
-  pid: slot('process.pid'),
+  pid: intSlot('process.pid'),
   ppid: slot(
     'process.ppid',
     (e) => asValue(at(e, ['process', 'ppid']) ?? at(e, ['process', 'parent', 'pid'])),
+    (e, v) => put(e, ['process', 'ppid'], Number(v)),
   ),
   userName: slot('process.user.name'),
   userId: slot('process.user.id'),
@@ -118,10 +134,10 @@ const S = {
   fileName: slot('file.name'),
   fileOriginalPath: slot('file.Ext.original.path'),
   dstIp: slot('destination.ip'),
-  dstPort: slot('destination.port'),
+  dstPort: intSlot('destination.port'),
   dstDomain: slot('destination.domain'),
   srcIp: slot('source.ip'),
-  srcPort: slot('source.port'),
+  srcPort: intSlot('source.port'),
   transport: slot('network.transport'),
   /** Sysmon `Initiated`: 'true' for outbound connections. */
   initiated: slot(
@@ -318,7 +334,7 @@ export function skeletonEvent(category: Category): Rec {
   else if (category.startsWith('file')) base['file'] = { path: '/nonexistent' };
   else if (category === 'network_connection') {
     base['source'] = { ip: '10.0.0.2' };
-    base['destination'] = { ip: '10.0.0.3' };
+    base['destination'] = { ip: '203.0.113.10' };
     base['network'] = { transport: 'tcp', type: 'ipv4', direction: 'unknown' };
   } else base['dns'] = { question: { name: 'example.invalid', type: 'A' } };
   if (category !== 'process_creation') base['process'] = { pid: 4242 };

@@ -17,3 +17,4 @@ export {
   type FieldValue,
 } from './field-map.ts';
 export * from './types.ts';
+export { synthesizeEvent, regexSample } from './synthesize.ts';

@@ -502,6 +502,7 @@ export interface CompiledKeywords {
   /** Samples to put into the first keyword slot. */
   readonly samples: readonly string[];
   readonly all: boolean;
+  readonly slots: readonly Slot[];
 }
 
 /** Field-less values: each is matched as a substring (wildcards allowed) of any keyword slot. */
@@ -538,5 +539,5 @@ export function compileKeywords(values: readonly SigmaScalar[], modifiers: reado
     const s = sampleOf(p);
     return 'sample' in s ? String(s.sample) : '';
   });
-  return { test: combine(fns, all), need, samples, all };
+  return { test: combine(fns, all), need, samples, all, slots };
 }

@@ -76,7 +76,7 @@ export function parseSigmaRule(text: string, file: string): ParseResult {
     const list = Array.isArray(docs) ? docs : [docs];
     for (const d of list) {
       const err = d.errors[0];
-      if (err) throw new ParseError(`bad YAML: ${err.message.split('\n')[0] ?? err.message}`, err.linePos?.[0]?.line);
+      if (err) throw new ParseError(`bad YAML: ${err.message.split('\n')[0] ?? err.message}`, lc.linePos(err.pos[0]).line);
     }
     const doc = list[0];
     if (!doc || doc.contents === null) throw new ParseError('empty file', 1);
