@@ -151,3 +151,16 @@ void test('a process killed mid-call keeps the call without a result; garbage li
   );
   assert.equal(b.processes[0]?.signal, 'SIGKILL');
 });
+
+void test('pid namespaces (--pidns-translation): children are followed by their host pid, even when printed before the clone returns', () => {
+  const text = readFileSync(new URL('./fixtures/strace-pidns.txt', import.meta.url), 'utf8');
+  const b = analyzeTrace(parseStrace(text), { rootExecutable: '/bin/sh' });
+  assert.equal(b.rootPid, 15049);
+  assert.deepEqual(
+    b.processes.map((p) => [p.pid, p.ppid, p.executable, p.exitCode]),
+    [
+      [15049, 15048, '/bin/sh', 0],
+      [15050, 15049, '/usr/bin/ls', 0],
+    ],
+  );
+});

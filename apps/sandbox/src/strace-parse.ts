@@ -97,7 +97,9 @@ function parseCall(pid: number, time: number, body: string): SyscallEvent | null
   const name = open[1];
   const { args, end } = splitArgs(body, name.length + 1);
   const rest = body.slice(end + 1);
-  const res = /^\s*=\s*(\?|-?\d+|0x[0-9a-f]+)(<([^>]*)>)?(?:\s+([A-Z][A-Z0-9_]+))?/.exec(rest);
+  const res = /^\s*=\s*(\?|-?\d+|0x[0-9a-f]+)(<([^>]*)>)?(?:\s+\/\* (\d+) in strace's PID NS \*\/)?(?:\s+([A-Z][A-Z0-9_]+))?/.exec(
+    rest,
+  );
   let ret: number | null = null;
   let errno: string | null = null;
   let retPath: string | null = null;
@@ -105,7 +107,9 @@ function parseCall(pid: number, time: number, body: string): SyscallEvent | null
     const v = res[1] ?? '?';
     ret = v === '?' ? null : v.startsWith('0x') ? Number.parseInt(v, 16) : Number(v);
     retPath = res[3] ?? null;
-    if (ret !== null && ret < 0) errno = res[4] ?? 'EUNKNOWN';
+    // --pidns-translation: a pid returned inside the sandbox's pid namespace, as the tracer sees it.
+    if (res[4] !== undefined) ret = Number(res[4]);
+    if (ret !== null && ret < 0) errno = res[5] ?? 'EUNKNOWN';
   }
   return { kind: 'syscall', pid, time, name, args, ret, errno, retPath };
 }
@@ -290,7 +294,6 @@ const CRED_CALLS = new Set([
 
 /** Keeps only the events of the sample's process tree and turns them into behaviour facts. */
 export function analyzeTrace(events: readonly StraceEvent[], options: AnalyzeOptions): Behaviour {
-  const procs = new Map<number, TracedProcess>();
   const out: Behaviour = {
     rootPid: null,
     processes: [],
@@ -301,30 +304,67 @@ export function analyzeTrace(events: readonly StraceEvent[], options: AnalyzeOpt
     forkFailures: 0,
     eventCount: 0,
   };
-  for (const ev of events) {
-    if (out.rootPid === null) {
-      if (
-        ev.kind === 'syscall' &&
-        (ev.name === 'execve' || ev.name === 'execveat') &&
-        ev.ret === 0 &&
-        decodeString(ev.args[ev.name === 'execve' ? 0 : 1]) === options.rootExecutable
-      ) {
-        out.rootPid = ev.pid;
-        procs.set(ev.pid, {
-          pid: ev.pid,
-          ppid: 0,
-          executable: options.rootExecutable,
-          args: decodeArgv(ev.args[ev.name === 'execve' ? 1 : 2]),
-          exitCode: null,
-          signal: null,
-          coreDumped: false,
-        });
-        out.eventCount++;
+  // Pass 1: the root, and every parent → child link (a child's first events may be printed
+  // before its parent's clone returns, so membership is decided before reducing).
+  let rootIndex = -1;
+  const parent = new Map<number, number>();
+  events.forEach((ev, i) => {
+    if (ev.kind !== 'syscall') return;
+    if (rootIndex < 0 && isRootExec(ev, options.rootExecutable)) rootIndex = i;
+    if (CLONES.has(ev.name) && ev.ret !== null && ev.ret > 0 && !parent.has(ev.ret)) parent.set(ev.ret, ev.pid);
+  });
+  const rootEv = events[rootIndex];
+  if (!rootEv || rootEv.kind !== 'syscall') return out;
+  const rootPid = rootEv.pid;
+  out.rootPid = rootPid;
+  const member = new Map<number, boolean>([[rootPid, true]]);
+  const isMember = (pid: number): boolean => {
+    const known = member.get(pid);
+    if (known !== undefined) return known;
+    const chain: number[] = [];
+    let p: number | undefined = pid;
+    let result = false;
+    while (p !== undefined && chain.length < 10_000) {
+      const k = member.get(p);
+      if (k !== undefined) {
+        result = k;
+        break;
       }
-      continue;
+      chain.push(p);
+      p = parent.get(p);
     }
-    const proc = procs.get(ev.pid);
-    if (!proc) continue;
+    for (const c of chain) member.set(c, result);
+    return result;
+  };
+  const procs = new Map<number, TracedProcess>();
+  procs.set(rootPid, {
+    pid: rootPid,
+    ppid: parent.get(rootPid) ?? 0,
+    executable: options.rootExecutable,
+    args: decodeArgv(rootEv.args[rootEv.name === 'execve' ? 1 : 2]),
+    exitCode: null,
+    signal: null,
+    coreDumped: false,
+  });
+  out.eventCount = 1;
+  // Pass 2: reduce the tree's events (the root's only after its exec of the sample).
+  for (let i = 0; i < events.length; i++) {
+    const ev = events[i];
+    if (!ev || (ev.pid === rootPid && i <= rootIndex) || !isMember(ev.pid)) continue;
+    let proc = procs.get(ev.pid);
+    if (!proc) {
+      const pp = procs.get(parent.get(ev.pid) ?? -1);
+      proc = {
+        pid: ev.pid,
+        ppid: parent.get(ev.pid) ?? 0,
+        executable: pp?.executable ?? '',
+        args: pp?.args ?? [],
+        exitCode: null,
+        signal: null,
+        coreDumped: false,
+      };
+      procs.set(ev.pid, proc);
+    }
     out.eventCount++;
     if (ev.kind === 'exit') {
       proc.exitCode = ev.code;
@@ -337,6 +377,10 @@ export function analyzeTrace(events: readonly StraceEvent[], options: AnalyzeOpt
   }
   out.processes = [...procs.values()];
   return out;
+}
+
+function isRootExec(ev: SyscallEvent, root: string): boolean {
+  return (ev.name === 'execve' || ev.name === 'execveat') && ev.ret === 0 && decodeString(ev.args[ev.name === 'execve' ? 0 : 1]) === root;
 }
 
 function reduceCall(ev: SyscallEvent, proc: TracedProcess, procs: Map<number, TracedProcess>, out: Behaviour): void {
@@ -358,7 +402,7 @@ function reduceCall(ev: SyscallEvent, proc: TracedProcess, procs: Map<number, Tr
     case 'clone3':
     case 'fork':
     case 'vfork':
-      if (ev.ret !== null && ev.ret > 0) {
+      if (ev.ret !== null && ev.ret > 0 && !procs.has(ev.ret)) {
         procs.set(ev.ret, {
           pid: ev.ret,
           ppid: ev.pid,
