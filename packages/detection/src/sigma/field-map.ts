@@ -254,18 +254,18 @@ export const CATEGORY_MAPS: Readonly<Record<Category, CategoryMap>> = {
 
 /** Sigma fields Yamori's events cannot carry, with the reason shown in compile reports. */
 export const UNSUPPORTED_FIELDS: Readonly<Record<string, string>> = {
-  OriginalFileName: 'OriginalFileName is PE version information; Linux executables have none',
-  Product: 'Product is PE version information; Linux executables have none',
-  Company: 'Company is PE version information; Linux executables have none',
-  Description: 'Description is PE version information; Linux executables have none',
-  FileVersion: 'FileVersion is PE version information; Linux executables have none',
-  IntegrityLevel: 'IntegrityLevel is a Windows token property',
-  LogonId: 'LogonId (login session) is not collected by the Yamori sensor',
-  LogonGuid: 'LogonGuid is not collected by the Yamori sensor',
-  TerminalSessionId: 'TerminalSessionId is not collected by the Yamori sensor',
-  ProcessGuid: 'ProcessGuid is Sysmon-specific; Yamori uses process.entity_id',
-  ParentProcessGuid: 'ParentProcessGuid is Sysmon-specific; Yamori uses process.parent.entity_id',
-  ParentUser: 'ParentUser is not collected by the Yamori sensor',
+  OriginalFileName: 'PE version information; Linux executables have none',
+  Product: 'PE version information; Linux executables have none',
+  Company: 'PE version information; Linux executables have none',
+  Description: 'PE version information; Linux executables have none',
+  FileVersion: 'PE version information; Linux executables have none',
+  IntegrityLevel: 'a Windows token property',
+  LogonId: 'the login session id is not collected by the Yamori sensor',
+  LogonGuid: 'not collected by the Yamori sensor',
+  TerminalSessionId: 'not collected by the Yamori sensor',
+  ProcessGuid: 'Sysmon-specific; Yamori uses process.entity_id',
+  ParentProcessGuid: 'Sysmon-specific; Yamori uses process.parent.entity_id',
+  ParentUser: 'not collected by the Yamori sensor',
   DestinationHostnameResolved: 'not collected by the Yamori sensor',
 };
 

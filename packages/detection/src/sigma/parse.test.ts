@@ -74,6 +74,12 @@ test('broken YAML is rejected with the line of the problem', () => {
   assert.equal(r.error.file, 'bad.yml');
   assert.match(r.error.reason, /^bad YAML/);
   assert.equal(typeof r.error.line, 'number');
+  const dup = parseSigmaRule('title: t\ntitle: u\n', 'dup.yml');
+  assert.ok(!dup.ok);
+  assert.deepEqual([dup.error.line, dup.error.reason], [2, 'bad YAML: Map keys must be unique']);
+  const flow = parseSigmaRule('title: t\nlogsource:\n  product: linux\ndetection:\n  sel:\n    Image: [a, b\n  condition: sel\n', 'flow.yml');
+  assert.ok(!flow.ok);
+  assert.equal(flow.error.line, 7);
 });
 
 test('an unsupported modifier is named with its line', () => {
