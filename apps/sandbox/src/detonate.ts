@@ -76,6 +76,14 @@ const TRACE_SET = [
   'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid', 'setgroups', 'capset',
   'ptrace', 'mount', 'unshare', 'setns', 'bpf', 'init_module', 'finit_module',
 ];
+/**
+ * PID 1 of the sandbox: runs the sample and reaps every process until none is left, so a
+ * sample that daemonizes and exits is still watched until its descendants end (or the wall
+ * clock). bwrap's own init stops at the main child's exit, which would kill them at once.
+ */
+const INIT_SCRIPT =
+  'my $p = fork(); exit 126 unless defined $p; if ($p == 0) { exec { $ARGV[0] } @ARGV; exit 127 } ' +
+  'my $rc = 0; while ((my $w = wait()) != -1) { $rc = $? if $w == $p } exit($rc & 127 ? 128 + ($rc & 127) : $rc >> 8);';
 const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 const MAX_OUTPUT = 64 * 1024;
 
@@ -123,7 +131,10 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
     // ---- filesystem
-    const base = await mkdtemp(join(options.workDir ?? tmpdir(), 'yamori-sandbox-'));
+    const workDir = options.workDir ?? tmpdir();
+    const blocked = await untraversable(workDir);
+    if (blocked) return done(emptyReport('error', `${blocked} is not searchable by others (o+x): bwrap, running as the sample uid, could not reach the scratch area under ${workDir}`));
+    const base = await mkdtemp(join(workDir, 'yamori-sandbox-'));
     cleanups.push(() => rm(base, { recursive: true, force: true }));
     if ((await run(t['mount'] ?? 'mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0711,nosuid,nodev', 'yamori-sandbox', base])).code === 0) {
       cleanups.push(() => run(t['umount'] ?? 'umount', ['-l', base]));
@@ -198,6 +209,8 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
     } else env.refused.push(`no seccomp syscall table for ${process.arch}`);
 
     // ---- the chain
+    const init = await access('/usr/bin/perl', constants.X_OK).then(() => '/usr/bin/perl', () => null);
+    if (!init) env.refused.push('no /usr/bin/perl for the in-sandbox init: the run ends when the main process exits');
     const trace = join(base, 'trace');
     const bwrap = await bwrapArgs({
       sampleUid: o.sampleUid,
@@ -222,7 +235,7 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
       ...limits.procFiles, '--',
       t['prlimit'] ?? 'prlimit', '--core=0', `--fsize=${o.scratchBytes}`, '--nofile=1024', `--cpu=${o.wallClockS + 5}`, ...limits.prlimitArgs, '--',
       t['setpriv'] ?? 'setpriv', '--reuid', String(o.sampleUid), '--regid', String(o.sampleGid), '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--',
-      t['bwrap'] ?? 'bwrap', ...bwrap, '--', SAMPLE_PATH,
+      t['bwrap'] ?? 'bwrap', ...bwrap, ...(init ? ['--as-pid-1', '--', init, '-e', INIT_SCRIPT] : ['--']), SAMPLE_PATH,
     ];
     o.log(`detonating ${job.sha256} (${cls.kind}) for at most ${o.wallClockS}s`);
     const t0 = performance.now();
@@ -346,6 +359,17 @@ export async function bwrapArgs(p: BwrapPlan): Promise<string[]> {
   if (p.seccompFd !== null) a.push('--seccomp', String(p.seccompFd));
   a.push('--remount-ro', '/');
   return a;
+}
+
+/** The first directory on the way to `dir` that others cannot search, or null. */
+async function untraversable(dir: string): Promise<string | null> {
+  let cur = '';
+  for (const part of dir.split('/').filter((x) => x !== '')) {
+    cur += `/${part}`;
+    const st = await lstat(cur).catch(() => null);
+    if (st && st.isDirectory() && (st.mode & 0o001) === 0) return cur;
+  }
+  return null;
 }
 
 async function findTools(names: string[]): Promise<Record<string, string | null>> {
