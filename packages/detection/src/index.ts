@@ -1,2 +1,3 @@
 export * from './exclusion-match.ts';
 export * from './sigma/index.ts';
+export * from './yara/index.ts';
