@@ -37,7 +37,7 @@ const ev = (): ProcessEvent => ({
   process: { entity_id: 'e', pid: 1 },
 });
 
-test('enrollment token: round trip and clear errors', () => {
+void test('enrollment token: round trip and clear errors', () => {
   const p = { v: 1 as const, url: 'https://ap.example:8443', caSha256: 'a'.repeat(64), secret: 's'.repeat(20) };
   assert.deepEqual(parseEnrollmentToken(encodeEnrollmentToken(p)), p);
   assert.throws(() => parseEnrollmentToken('abc'), /must start with "ymr1\."/);
@@ -45,19 +45,19 @@ test('enrollment token: round trip and clear errors', () => {
   assert.throws(() => parseEnrollmentToken(encodeEnrollmentToken({ ...p, caSha256: null })), /no CA fingerprint/);
 });
 
-test('CA pinning: accepts the CA whose fingerprint is in the token, refuses another', async () => {
+void test('CA pinning: accepts the CA whose fingerprint is in the token, refuses another', async () => {
   const pem = await fetchPinnedCa(srv.url, caFingerprint(pki.caPem));
   assert.equal(caFingerprint(pem), caFingerprint(pki.caPem));
   await assert.rejects(fetchPinnedCa(srv.url, caFingerprint(other.caPem)), /CA fingerprint mismatch/);
 });
 
-test('a client pinned to another CA refuses to talk to the server', async () => {
+void test('a client pinned to another CA refuses to talk to the server', async () => {
   const c = createAgentClient({ url: srv.url, caPem: other.caPem, timeoutMs: 5000 });
   await assert.rejects(c.enroll({ token: 'ymr1.xxxxxxxxxx', facts }), (e: AgentApiError) => e.kind === 'network');
   c.close();
 });
 
-test('enroll, check-in, events (gzip), lookup, command result over pinned TLS', async () => {
+void test('enroll, check-in, events (gzip), lookup, command result over pinned TLS', async () => {
   const anon = createAgentClient({ url: srv.url, caPem: pki.caPem });
   const enrolled = await anon.enroll({ token: 'ymr1.xxxxxxxxxx', facts });
   assert.equal(enrolled.reactivated, false);
@@ -78,7 +78,7 @@ test('enroll, check-in, events (gzip), lookup, command result over pinned TLS', 
   c.close();
 });
 
-test('error mapping: 401, 429 Retry-After, 413, 400 poison, garbage answers', async (t) => {
+void test('error mapping: 401, 429 Retry-After, 413, 400 poison, garbage answers', async (t) => {
   const enrolled = await createAgentClient({ url: srv.url, caPem: pki.caPem }).enroll({ token: 'ymr1.xxxxxxxxxx', facts: { ...facts, machineId: 'other-machine-1' } });
   const c = createAgentClient({ url: srv.url, caPem: pki.caPem, credentials: { agentId: enrolled.agentId, secret: srv.agents.get(enrolled.agentId)!.secret } });
   t.after(() => {

@@ -52,7 +52,7 @@ async function enrolledAgent(stateDir: string, over: Partial<AgentDeps> = {}) {
   return createAgent({ stateDir, client, agentId: id.agentId, facts, log: quiet, isolation, hashFile: async () => GOOD, ...over });
 }
 
-test('enroll → check-in (policy, verdicts, commands) → decisions → upload, and state survives a restart', async (t) => {
+void test('enroll → check-in (policy, verdicts, commands) → decisions → upload, and state survives a restart', async (t) => {
   const dir = tmp(t);
   const policy = defaultPolicy();
   policy.modules.malware.mode = 'block';
@@ -117,7 +117,7 @@ test('enroll → check-in (policy, verdicts, commands) → decisions → upload,
   await again.stop();
 });
 
-test('poison batches are dropped and counted; 429 waits; an invalid event is never queued', async (t) => {
+void test('poison batches are dropped and counted; 429 waits; an invalid event is never queued', async (t) => {
   const dir = tmp(t);
   const agent = await enrolledAgent(dir);
   t.after(() => {
@@ -141,7 +141,7 @@ test('poison batches are dropped and counted; 429 waits; an invalid event is nev
   assert.match(agent.health().problems?.join('\n') ?? '', /refused event batch/);
 });
 
-test('revoked agent (401): reported in health and status, keeps enforcing the last policy, keeps retrying', async (t) => {
+void test('revoked agent (401): reported in health and status, keeps enforcing the last policy, keeps retrying', async (t) => {
   const dir = tmp(t);
   const policy = defaultPolicy();
   policy.modules.malware.mode = 'block';
@@ -160,7 +160,7 @@ test('revoked agent (401): reported in health and status, keeps enforcing the la
   assert.match(loadStatus(dir)?.lastError ?? '', /401/);
 });
 
-test('exec gate wiring and fail rule: an unanswered lookup times out; fail-closed path denies', async (t) => {
+void test('exec gate wiring and fail rule: an unanswered lookup times out; fail-closed path denies', async (t) => {
   const dir = tmp(t);
   const policy = defaultPolicy();
   policy.modules.malware.mode = 'block';

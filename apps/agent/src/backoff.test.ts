@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { backoffMs, takeToken } from './backoff.ts';
 
-test('backoff grows exponentially with jitter and is capped', () => {
+void test('backoff grows exponentially with jitter and is capped', () => {
   assert.equal(backoffMs(1, 0), 500);
   assert.equal(backoffMs(1, 1), 1000);
   assert.equal(backoffMs(4, 0), 4000);
@@ -10,7 +10,7 @@ test('backoff grows exponentially with jitter and is capped', () => {
   assert.ok(backoffMs(100, 0) >= 150_000);
 });
 
-test('token bucket: burst of one second, then the rate', () => {
+void test('token bucket: burst of one second, then the rate', () => {
   let b = { tokens: 3, at: 0 };
   const take = (now: number) => {
     const r = takeToken(b, now, 3);

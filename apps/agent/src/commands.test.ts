@@ -22,7 +22,7 @@ const noIsolation: Isolation = { isolate: async () => 'x', release: async () => 
 const exited = (c: ChildProcess) => new Promise<NodeJS.Signals | null>((r) => c.once('exit', (_code, sig) => r(sig)));
 const alive = (pid: number) => reader.startTicks(pid) !== undefined && !/^State:\s+Z/m.test(spawnSync('cat', [`/proc/${pid}/status`], { encoding: 'utf8' }).stdout);
 
-test('ruleset: validated addresses only, loopback + server peers, atomic replace', () => {
+void test('ruleset: validated addresses only, loopback + server peers, atomic replace', () => {
   const r = buildIsolationRuleset({ server: [{ ip: '192.0.2.10', port: 8443 }], allow: [{ ip: '2001:db8::1', port: 22 }], allowDhcp: false });
   assert.match(r, /^add table inet yamori_isolation\ndelete table inet yamori_isolation\ntable inet yamori_isolation \{/);
   assert.match(r, /ip daddr 192\.0\.2\.10 tcp dport 8443 accept/);
@@ -32,12 +32,12 @@ test('ruleset: validated addresses only, loopback + server peers, atomic replace
   assert.throws(() => buildIsolationRuleset({ server: [], allow: [], allowDhcp: true }), /management server/);
 });
 
-test('server peers from the URL', async () => {
+void test('server peers from the URL', async () => {
   assert.deepEqual(await resolveServerPeers('https://192.0.2.1:8443/x'), [{ ip: '192.0.2.1', port: 8443 }]);
   assert.deepEqual(await resolveServerPeers('https://[2001:db8::2]'), [{ ip: '2001:db8::2', port: 443 }]);
 });
 
-test('kill: one process, refusing a reused pid, and a whole tree', async () => {
+void test('kill: one process, refusing a reused pid, and a whole tree', async () => {
   const run = createCommandRunner({ kill: createProcessKiller({ reader }), isolation: noIsolation });
   const a = spawn('sleep', ['60']);
   const aTicks = reader.startTicks(a.pid!)!;
@@ -49,7 +49,7 @@ test('kill: one process, refusing a reused pid, and a whole tree', async () => {
   assert.equal(await aExit, 'SIGKILL');
 
   const tree = spawn('sh', ['-c', 'sleep 60 & sleep 60 & echo started; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  await new Promise((r) => tree.stdout!.once('data', r));
+  await new Promise((r) => tree.stdout.once('data', r));
   const kids = reader.listPids().filter((p) => reader.read(p)?.ppid === tree.pid);
   assert.equal(kids.length, 2);
   const treeExit = exited(tree);
@@ -65,7 +65,7 @@ test('kill: one process, refusing a reused pid, and a whole tree', async () => {
   assert.equal((await run.run(cmd('kill', { pid: 'x' }))).status, 'failed');
 });
 
-test('unknown and delegated commands', async () => {
+void test('unknown and delegated commands', async () => {
   const run = createCommandRunner({
     kill: createProcessKiller({ reader }),
     isolation: noIsolation,
@@ -80,15 +80,15 @@ const canNetns =
   spawnSync('nft', ['--version']).status === 0 &&
   spawnSync('ip', ['netns', 'list']).status === 0;
 
-test('isolation for real in a network namespace: only the server stays reachable; release restores', { skip: !canNetns && 'needs root, nft (bash scripts/apt-ensure.sh nftables) and ip netns' }, async (t) => {
+void test('isolation for real in a network namespace: only the server stays reachable; release restores', { skip: !canNetns && 'needs root, nft (bash scripts/apt-ensure.sh nftables) and ip netns' }, async (t) => {
   const tag = `${process.pid % 100000}`;
   const iso = `ymr-iso-${tag}`;
   const peer = `ymr-peer-${tag}`;
   const ip = (...a: string[]) => execFileSync('ip', a, { stdio: 'pipe' });
   const state = mkdtempSync(join(tmpdir(), 'ymr-iso-'));
-  let server: ChildProcess | undefined;
+  const children: ChildProcess[] = [];
   t.after(() => {
-    server?.kill('SIGKILL');
+    for (const c of children) c.kill('SIGKILL');
     spawnSync('ip', ['netns', 'del', iso]);
     spawnSync('ip', ['netns', 'del', peer]);
     rmSync(state, { recursive: true, force: true });
@@ -105,11 +105,12 @@ test('isolation for real in a network namespace: only the server stays reachable
     ip('-n', ns, 'link', 'set', 'lo', 'up');
   }
   // the "server" (8443) and some other service (8080) on the peer
-  server = spawn('ip', ['netns', 'exec', peer, process.execPath, '-e', `
+  const server = spawn('ip', ['netns', 'exec', peer, process.execPath, '-e', `
     const net = require('node:net');
     for (const p of [8443, 8080]) net.createServer((s) => s.end('hi')).listen(p, '10.231.0.2');
     console.log('ready');`], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise((r) => server!.stdout!.once('data', r));
+  children.push(server);
+  await new Promise((r) => server.stdout.once('data', r));
   const probe = (port: number): string =>
     execFileSync('ip', ['netns', 'exec', iso, process.execPath, '-e', `
       const s = require('node:net').connect(${port}, '10.231.0.2');

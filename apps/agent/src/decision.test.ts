@@ -25,7 +25,7 @@ function input(over: Partial<ExecDecisionInput> & { mode?: Mode; exclusions_?: E
   };
 }
 
-test('block mode: blocklisted hash is denied with an alert and a popup', () => {
+void test('block mode: blocklisted hash is denied with an alert and a popup', () => {
   const d = decideExec(input({ subject: { path: '/tmp/x', sha256: BAD } }));
   assert.equal(d.allow, false);
   assert.equal(d.popup, true);
@@ -35,7 +35,7 @@ test('block mode: blocklisted hash is denied with an alert and a popup', () => {
   assert.equal(d.detection?.yamori.would_have, undefined);
 });
 
-test('monitor mode: allowed, "would have" alert, no popup', () => {
+void test('monitor mode: allowed, "would have" alert, no popup', () => {
   const d = decideExec(input({ mode: 'monitor', subject: { path: '/tmp/x', sha256: BAD } }));
   assert.equal(d.allow, true);
   assert.equal(d.popup, false);
@@ -43,14 +43,14 @@ test('monitor mode: allowed, "would have" alert, no popup', () => {
   assert.equal(d.detection?.yamori.would_have, 'deny_exec');
 });
 
-test('off mode: allowed silently', () => {
+void test('off mode: allowed silently', () => {
   const d = decideExec(input({ mode: 'off', subject: { path: '/tmp/x', sha256: BAD } }));
   assert.equal(d.allow, true);
   assert.equal(d.detection, undefined);
   assert.equal(d.popup, false);
 });
 
-test('exclusions come first: a hash exclusion beats the blocklist', () => {
+void test('exclusions come first: a hash exclusion beats the blocklist', () => {
   const d = decideExec(input({ subject: { path: '/x', sha256: BAD }, exclusions_: [{ id: 'e1', kind: 'sha256', value: BAD }] }));
   assert.equal(d.allow, true);
   assert.equal(d.reason, 'excluded');
@@ -58,21 +58,21 @@ test('exclusions come first: a hash exclusion beats the blocklist', () => {
   assert.equal(d.cache, true);
 });
 
-test('an exclusion for another module does not apply to exec control', () => {
+void test('an exclusion for another module does not apply to exec control', () => {
   const d = decideExec(
     input({ subject: { path: '/x', sha256: BAD }, exclusions_: [{ id: 'e1', kind: 'sha256', value: BAD, modules: ['behavior'] }] }),
   );
   assert.equal(d.allow, false);
 });
 
-test('an expired exclusion no longer applies', () => {
+void test('an expired exclusion no longer applies', () => {
   const d = decideExec(
     input({ subject: { path: '/x', sha256: BAD }, exclusions_: [{ id: 'e1', kind: 'path', value: '/x', expiresAt: '2026-01-01T00:00:00Z' }] }),
   );
   assert.equal(d.allow, false);
 });
 
-test('a rule exclusion silences that rule only', () => {
+void test('a rule exclusion silences that rule only', () => {
   const ex: Exclusion[] = [{ id: 'r', kind: 'rule', value: 'yamori.blocklist' }];
   assert.equal(decideExec(input({ subject: { path: '/x', sha256: BAD }, exclusions_: ex })).allow, true);
   const d = decideExec(input({ cached: { verdict: 'malicious', source: 'intel' }, exclusions_: ex }));
@@ -80,20 +80,20 @@ test('a rule exclusion silences that rule only', () => {
   assert.equal(d.detection?.rule.id, 'yamori.reputation');
 });
 
-test('the policy blocklist beats a cached benign verdict', () => {
+void test('the policy blocklist beats a cached benign verdict', () => {
   const d = decideExec(input({ subject: { path: '/x', sha256: BAD }, cached: { verdict: 'benign', source: 'intel' } }));
   assert.equal(d.allow, false);
   assert.equal(d.reason, 'blocklist');
 });
 
-test('cache: benign allows and may be cached by the kernel; malicious denies', () => {
+void test('cache: benign allows and may be cached by the kernel; malicious denies', () => {
   const ok = decideExec(input({ cached: { verdict: 'benign', source: 'intel' } }));
   assert.deepEqual([ok.allow, ok.cache, ok.reason], [true, true, 'cache']);
   const bad = decideExec(input({ cached: { verdict: 'malicious', source: 'intel' } }));
   assert.deepEqual([bad.allow, bad.cache, bad.reason], [false, false, 'cache']);
 });
 
-test('engine malicious decides without waiting for the server', () => {
+void test('engine malicious decides without waiting for the server', () => {
   const d = decideExec(
     input({
       lookup: 'pending',
@@ -106,7 +106,7 @@ test('engine malicious decides without waiting for the server', () => {
   assert.equal(d.detection?.yamori.score, 95);
 });
 
-test('engine finding of a module in monitor mode only alerts', () => {
+void test('engine finding of a module in monitor mode only alerts', () => {
   const d = decideExec(
     input({
       policy_: (p) => (p.modules.behavior.mode = 'monitor'),
@@ -117,7 +117,7 @@ test('engine finding of a module in monitor mode only alerts', () => {
   assert.equal(d.detection?.yamori.would_have, 'deny_exec');
 });
 
-test('engine finding excluded by rule id is ignored', () => {
+void test('engine finding excluded by rule id is ignored', () => {
   const d = decideExec(
     input({
       lookup: { verdict: 'benign', source: 'intel' },
@@ -129,7 +129,7 @@ test('engine finding excluded by rule id is ignored', () => {
   assert.equal(d.reason, 'lookup');
 });
 
-test('pending lookup is not final; a server verdict decides', () => {
+void test('pending lookup is not final; a server verdict decides', () => {
   assert.equal(decideExec(input({ lookup: 'pending' })).final, false);
   const d = decideExec(input({ lookup: { verdict: 'malicious', source: 'sandbox' } }));
   assert.deepEqual([d.final, d.allow, d.reason], [true, false, 'lookup']);
@@ -137,14 +137,14 @@ test('pending lookup is not final; a server verdict decides', () => {
   assert.deepEqual([u.allow, u.cache], [true, false]);
 });
 
-test('suspicious alerts but never denies', () => {
+void test('suspicious alerts but never denies', () => {
   const d = decideExec(input({ lookup: { verdict: 'suspicious', source: 'intel' } }));
   assert.equal(d.allow, true);
   assert.equal(d.popup, false);
   assert.equal(d.detection?.yamori.action, 'alert');
 });
 
-test('fail rule: fail-open by default, fail-closed in failClosedPaths or when onTimeout is deny', () => {
+void test('fail rule: fail-open by default, fail-closed in failClosedPaths or when onTimeout is deny', () => {
   const open = decideExec(input({ lookup: 'timeout' }));
   assert.deepEqual([open.allow, open.reason, open.cache], [true, 'fail_open', false]);
   const closed = decideExec(input({ lookup: 'timeout', subject: { path: '/tmp/dropper' } }));
@@ -155,7 +155,7 @@ test('fail rule: fail-open by default, fail-closed in failClosedPaths or when on
   assert.deepEqual([monitor.allow, monitor.detection?.yamori.would_have], [true, 'deny_exec']);
 });
 
-test('toDetectionEvent builds a schema-valid DetectionEvent', () => {
+void test('toDetectionEvent builds a schema-valid DetectionEvent', () => {
   const d = decideExec(input({ mode: 'monitor', subject: { path: '/tmp/x', sha256: BAD } }));
   assert.ok(d.detection);
   const ev = toDetectionEvent(d.detection, {

@@ -27,7 +27,7 @@ function tmp(t: { after: (fn: () => void) => void }) {
   return join(d, 'queue.db');
 }
 
-test('events and the open batch survive a restart; the batch id is stable until acked', (t) => {
+void test('events and the open batch survive a restart; the batch id is stable until acked', (t) => {
   const path = tmp(t);
   const q1 = createEventQueue({ path, maxBytes: 1 << 20, maxBatchEvents: 3 });
   const evs = [proc(), proc(), proc(), proc(), alert()];
@@ -55,7 +55,7 @@ test('events and the open batch survive a restart; the batch id is stable until 
   q2.close();
 });
 
-test('bound: oldest telemetry is dropped first, counted per dataset; alerts are never dropped', (t) => {
+void test('bound: oldest telemetry is dropped first, counted per dataset; alerts are never dropped', (t) => {
   const path = tmp(t);
   const one = Buffer.byteLength(JSON.stringify(proc(200)));
   const q = createEventQueue({ path, maxBytes: one * 10 });
@@ -84,7 +84,7 @@ test('bound: oldest telemetry is dropped first, counted per dataset; alerts are 
   q.close();
 });
 
-test('the open batch is never trimmed by the bound (its content is fixed by its id)', (t) => {
+void test('the open batch is never trimmed by the bound (its content is fixed by its id)', (t) => {
   const q = createEventQueue({ path: tmp(t), maxBytes: 1 << 20 });
   q.enqueue([proc(), proc()]);
   const b = q.nextBatch()!;
@@ -94,7 +94,7 @@ test('the open batch is never trimmed by the bound (its content is fixed by its 
   q.close();
 });
 
-test('413: shrink splits the batch; a single oversized event is dropped. 400: reject drops and counts poison', (t) => {
+void test('413: shrink splits the batch; a single oversized event is dropped. 400: reject drops and counts poison', (t) => {
   const q = createEventQueue({ path: tmp(t), maxBytes: 1 << 20 });
   q.enqueue([proc(), proc(), proc(), proc()]);
   const b = q.nextBatch()!;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { AgentHealth, HealthEvent, parseWith } from '@yamori/protocol';
 import { buildHealth, createResourceSampler, healthEvent } from './health.ts';
 
-test('sampler: CPU % from cpuUsage deltas over elapsed time', () => {
+void test('sampler: CPU % from cpuUsage deltas over elapsed time', () => {
   let t = 0;
   let used = 0;
   const s = createResourceSampler({ now: () => t, cpuUsage: () => ({ user: used, system: 0 }), rss: () => 50 * 1024 * 1024 });
@@ -12,7 +12,7 @@ test('sampler: CPU % from cpuUsage deltas over elapsed time', () => {
   assert.deepEqual(s.sample(), { cpuPct: 25, rssMb: 50 });
 });
 
-test('buildHealth: schema-valid, clipped, empty problems and shedding left out', () => {
+void test('buildHealth: schema-valid, clipped, empty problems and shedding left out', () => {
   const h = buildHealth({
     sample: { cpuPct: 3.14159, rssMb: 80.04 },
     queueDepth: 12,

@@ -16,7 +16,7 @@ function fakeRoot(t: { after: (fn: () => void) => void }) {
   return { root, w };
 }
 
-test('os-release parsing handles quotes', () => {
+void test('os-release parsing handles quotes', () => {
   assert.deepEqual(parseOsRelease('ID=debian\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\n# c\n'), {
     ID: 'debian',
     NAME: 'Debian GNU/Linux',
@@ -24,7 +24,7 @@ test('os-release parsing handles quotes', () => {
   });
 });
 
-test('facts and conflicts from a fake root', (t) => {
+void test('facts and conflicts from a fake root', (t) => {
   const { root, w } = fakeRoot(t);
   w('etc/machine-id', '0123456789abcdef0123456789abcdef\n');
   w('etc/os-release', 'ID=debian\nNAME="Debian GNU/Linux"\nVERSION_ID="13"\n');
@@ -50,7 +50,7 @@ test('facts and conflicts from a fake root', (t) => {
   assert.match(fan?.detail ?? '', /pid 13 .*flags 10.*1 mark/);
 });
 
-test('auditd without rules is not a conflict; no machine-id is a clear error', (t) => {
+void test('auditd without rules is not a conflict; no machine-id is a clear error', (t) => {
   const { root, w } = fakeRoot(t);
   w('proc/11/comm', 'auditd\n');
   assert.throws(() => collectHostFacts({ root, agentVersion: '0.1.0' }), /machine-id.*systemd-machine-id-setup/);
@@ -58,6 +58,6 @@ test('auditd without rules is not a conflict; no machine-id is a clear error', (
   assert.equal(collectHostFacts({ root, agentVersion: '0.1.0' }).conflicts, undefined);
 });
 
-test('the real host produces valid facts', () => {
+void test('the real host produces valid facts', () => {
   parseWith(HostFacts, collectHostFacts({ agentVersion: '0.1.0' }), 'facts');
 });

@@ -8,7 +8,7 @@ import { createPolicyStore } from './policy-store.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'ymr-policy-'));
 
-test('a valid policy is applied, persisted 0600 and survives a restart', (t) => {
+void test('a valid policy is applied, persisted 0600 and survives a restart', (t) => {
   const d = dir();
   t.after(() => rmSync(d, { recursive: true, force: true }));
   const p = defaultPolicy();
@@ -25,7 +25,7 @@ test('a valid policy is applied, persisted 0600 and survives a restart', (t) => 
   assert.ok(again.current()?.blocklist.has('b'.repeat(64)));
 });
 
-test('an invalid policy is refused, reported, and the old one stays', (t) => {
+void test('an invalid policy is refused, reported, and the old one stays', (t) => {
   const d = dir();
   t.after(() => rmSync(d, { recursive: true, force: true }));
   const s = createPolicyStore({ stateDir: d, now: () => 0 });
@@ -38,7 +38,7 @@ test('an invalid policy is refused, reported, and the old one stays', (t) => {
   assert.equal(s.problem(), undefined);
 });
 
-test('a corrupt stored policy is reported, not fatal', (t) => {
+void test('a corrupt stored policy is reported, not fatal', (t) => {
   const d = dir();
   t.after(() => rmSync(d, { recursive: true, force: true }));
   writeFileSync(join(d, 'policy.json'), '{not json');

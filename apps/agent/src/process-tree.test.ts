@@ -28,12 +28,12 @@ function fakeProc(t: { after: (fn: () => void) => void }) {
   return { root, add, gone: (pid: number) => rmSync(join(root, String(pid)), { recursive: true, force: true }) };
 }
 
-test('parseStat survives a comm with spaces and parentheses', () => {
+void test('parseStat survives a comm with spaces and parentheses', () => {
   const s = parseStat('42 (a b) c)) S 7 ' + Array.from({ length: 17 }, () => '0').join(' ') + ' 12345 0');
   assert.deepEqual(s, { name: 'a b) c)', ppid: 7, startTicks: 12345 });
 });
 
-test('seed, fork, exec, exit: stable entity ids, parent links, ECS events', (t) => {
+void test('seed, fork, exec, exit: stable entity ids, parent links, ECS events', (t) => {
   const p = fakeProc(t);
   p.add(1, 0, 1, '/sbin/init', ['/sbin/init']);
   p.add(100, 1, 500, '/bin/bash', ['bash', '-l'], 'HOME=/x\0LD_PRELOAD=/tmp/evil.so\0');
@@ -84,7 +84,7 @@ test('seed, fork, exec, exit: stable entity ids, parent links, ECS events', (t) 
   assert.equal(tree.handle({ type: 'exec', pid: 99999 }), undefined);
 });
 
-test('the real /proc: this process is readable', () => {
+void test('the real /proc: this process is readable', () => {
   const r = createProcReader();
   const me = r.read(process.pid);
   assert.ok(me);

@@ -4,7 +4,7 @@ import { createVerdictCache } from './verdict-cache.ts';
 
 const h = (c: string) => c.repeat(64);
 
-test('LRU: least recently used entry is evicted first', () => {
+void test('LRU: least recently used entry is evicted first', () => {
   const c = createVerdictCache({ maxEntries: 2 });
   c.set(h('a'), { verdict: 'benign', source: 's', seq: 0 });
   c.set(h('b'), { verdict: 'benign', source: 's', seq: 0 });
@@ -15,7 +15,7 @@ test('LRU: least recently used entry is evicted first', () => {
   assert.equal(c.get(h('b')), undefined);
 });
 
-test('check-in updates: changed verdicts invalidate; older seq never overwrites', () => {
+void test('check-in updates: changed verdicts invalidate; older seq never overwrites', () => {
   const flushed: string[][] = [];
   const c = createVerdictCache({ onInvalidate: (s) => flushed.push(s) });
   c.set(h('a'), { verdict: 'unknown', source: 'lookup', seq: 0 });

@@ -16,7 +16,7 @@ const H = 'a'.repeat(64);
 const ex = (e: Partial<Exclusion> & Pick<Exclusion, 'kind' | 'value'>): Exclusion => ({ id: 'x1', ...e });
 const subj = (s: Partial<ExclusionSubject>): ExclusionSubject => ({ module: 'malware', ...s });
 
-test('glob: * stays within a segment, ** crosses segments', () => {
+void test('glob: * stays within a segment, ** crosses segments', () => {
   assert.equal(matchGlob('/tmp/*', '/tmp/a'), true);
   assert.equal(matchGlob('/tmp/*', '/tmp/a/b'), false);
   assert.equal(matchGlob('/tmp/**', '/tmp/a/b/c'), true);
@@ -32,14 +32,14 @@ test('glob: * stays within a segment, ** crosses segments', () => {
   assert.equal(matchGlob('/usr/lib**', '/usr/lib64/x/y'), true);
 });
 
-test('glob: regex metacharacters are literal', () => {
+void test('glob: regex metacharacters are literal', () => {
   assert.equal(matchGlob('/opt/a.b', '/opt/aXb'), false);
   assert.equal(matchGlob('/opt/a.b', '/opt/a.b'), true);
   assert.equal(matchGlob('/opt/(x)+[y]$', '/opt/(x)+[y]$'), true);
   assert.equal(matchGlob('/opt/a|b', '/opt/a'), false);
 });
 
-test('glob: a path without wildcards matches only itself (property)', () => {
+void test('glob: a path without wildcards matches only itself (property)', () => {
   fc.assert(
     fc.property(fc.string({ maxLength: 30 }).filter((s) => !/[*?]/.test(s)), fc.string({ maxLength: 30 }), (a, b) => {
       assert.equal(matchGlob(a, b), a === b);
@@ -47,14 +47,14 @@ test('glob: a path without wildcards matches only itself (property)', () => {
   );
 });
 
-test('sha256 matches case-insensitively; absent subject fields never match', () => {
+void test('sha256 matches case-insensitively; absent subject fields never match', () => {
   assert.equal(exclusionMatches(ex({ kind: 'sha256', value: H.toUpperCase() }), subj({ sha256: H }), NOW), true);
   assert.equal(exclusionMatches(ex({ kind: 'sha256', value: H }), subj({ sha256: 'b'.repeat(64) }), NOW), false);
   assert.equal(exclusionMatches(ex({ kind: 'sha256', value: H }), subj({ path: '/x' }), NOW), false);
   assert.equal(exclusionMatches(ex({ kind: 'path', value: '**' }), subj({}), NOW), false);
 });
 
-test('signer, package and rule match exactly', () => {
+void test('signer, package and rule match exactly', () => {
   assert.equal(exclusionMatches(ex({ kind: 'signer', value: 'ACME' }), subj({ signer: 'ACME' }), NOW), true);
   assert.equal(exclusionMatches(ex({ kind: 'signer', value: 'ACME' }), subj({ signer: 'ACME Evil' }), NOW), false);
   assert.equal(exclusionMatches(ex({ kind: 'package', value: 'curl' }), subj({ package: 'curl' }), NOW), true);
@@ -63,7 +63,7 @@ test('signer, package and rule match exactly', () => {
   assert.equal(exclusionMatches(ex({ kind: 'rule', value: 'r-1' }), subj({ ruleId: 'r-10' }), NOW), false);
 });
 
-test('parent_child needs both globs to match', () => {
+void test('parent_child needs both globs to match', () => {
   const e = ex({ kind: 'parent_child', parent: '/usr/sbin/cron', value: '/opt/backup/**' });
   assert.equal(exclusionMatches(e, subj({ parentPath: '/usr/sbin/cron', path: '/opt/backup/run.sh' }), NOW), true);
   assert.equal(exclusionMatches(e, subj({ parentPath: '/bin/bash', path: '/opt/backup/run.sh' }), NOW), false);
@@ -73,7 +73,7 @@ test('parent_child needs both globs to match', () => {
   assert.equal(exclusionMatches(noParent, subj({ parentPath: '/x', path: '/opt/a' }), NOW), false);
 });
 
-test('module filter: absent or empty means every module', () => {
+void test('module filter: absent or empty means every module', () => {
   const base = { kind: 'sha256' as const, value: H };
   assert.equal(exclusionMatches(ex(base), subj({ sha256: H, module: 'behavior' }), NOW), true);
   assert.equal(exclusionMatches(ex({ ...base, modules: [] }), subj({ sha256: H, module: 'network' }), NOW), true);
@@ -81,7 +81,7 @@ test('module filter: absent or empty means every module', () => {
   assert.equal(exclusionMatches(ex({ ...base, modules: ['behavior'] }), subj({ sha256: H }), NOW), false);
 });
 
-test('expiry: active strictly before expiresAt, null means forever, garbage means expired', () => {
+void test('expiry: active strictly before expiresAt, null means forever, garbage means expired', () => {
   assert.equal(isExclusionActive(ex({ kind: 'rule', value: 'r' }), NOW), true);
   assert.equal(isExclusionActive(ex({ kind: 'rule', value: 'r', expiresAt: null }), NOW), true);
   assert.equal(isExclusionActive(ex({ kind: 'rule', value: 'r', expiresAt: '2026-06-01T00:00:01Z' }), NOW), true);
@@ -91,7 +91,7 @@ test('expiry: active strictly before expiresAt, null means forever, garbage mean
   assert.equal(exclusionMatches(e, subj({ sha256: H }), NOW), false);
 });
 
-test('findExclusion returns the first match in policy order', () => {
+void test('findExclusion returns the first match in policy order', () => {
   const list = [
     ex({ id: 'a', kind: 'path', value: '/opt/**', modules: ['behavior'] }),
     ex({ id: 'b', kind: 'path', value: '/opt/*/bin/*' }),
@@ -102,7 +102,7 @@ test('findExclusion returns the first match in policy order', () => {
   assert.equal(findExclusion(list, subj({ path: '/srv/x' }), NOW), undefined);
 });
 
-test('indexExclusions agrees with findExclusion on whether something matches', () => {
+void test('indexExclusions agrees with findExclusion on whether something matches', () => {
   const list: Exclusion[] = [
     ex({ id: '1', kind: 'sha256', value: H.toUpperCase(), modules: ['malware'] }),
     ex({ id: '2', kind: 'sha256', value: H, expiresAt: '2020-01-01T00:00:00Z' }),

@@ -51,7 +51,7 @@ export async function startFakeServer(pki: TestPki | null): Promise<FakeServer> 
       if (path === '/api/agent/v1/ca') return send(200, pki?.caPem ?? '');
       let raw = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') raw = gunzipSync(raw);
-      let body: unknown = undefined;
+      let body: unknown;
       try {
         body = raw.length ? JSON.parse(raw.toString('utf8')) : undefined;
       } catch {

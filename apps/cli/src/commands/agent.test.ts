@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import { defaultPolicy } from '@yamori/protocol';
+import { encodeEnrollmentToken, hashScryptPassword, writeFileAtomic } from '@yamori/agent';
+import { agentCommand } from './agent.ts';
+
+function tmp(t: { after: (fn: () => void) => void }) {
+  const d = mkdtempSync(join(tmpdir(), 'ymr-cli-'));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+const capture = () => {
+  const lines: string[] = [];
+  return { lines, out: (l: string) => lines.push(l), err: (l: string) => lines.push(`E: ${l}`) };
+};
+
+void test('enroll (token from the environment) against a plain-http dev server, then status', async (t) => {
+  const dir = tmp(t);
+  const seen: unknown[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      seen.push(JSON.parse(body));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ agentId: 'agent-1', secret: 's3cret', tenantId: 't1', groupId: 'g1', reactivated: false }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => server.close());
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const token = encodeEnrollmentToken({ v: 1, url, caSha256: null, secret: 'x'.repeat(16) });
+
+  const c = capture();
+  assert.equal(await agentCommand(['status', '--state', dir], c), 3);
+  assert.match(c.lines.join('\n'), /not enrolled/);
+  assert.equal(await agentCommand(['enroll', '--state', dir], { ...c, env: {} }), 2);
+  assert.equal(await agentCommand(['enroll', '--url', url, '--state', dir], { ...c, env: { YAMORI_ENROLL_TOKEN: token } }), 0, c.lines.join('\n'));
+  assert.match(c.lines.join('\n'), /enrolled agent agent-1/);
+  assert.equal((seen[0] as { token: string }).token, token);
+  const s = capture();
+  assert.equal(await agentCommand(['status', '--state', dir, '--json'], s), 0);
+  const st = JSON.parse(s.lines.join('\n')) as { enrolled: boolean; server: string; queueDepth: number; policyRevision: null };
+  assert.deepEqual([st.enrolled, st.server, st.queueDepth, st.policyRevision], [true, url, 0, null]);
+});
+
+void test('install writes a systemd unit with watchdog and restart; uninstall needs the policy password', async (t) => {
+  const root = tmp(t);
+  const state = join(root, 'var/lib/yamori');
+  const c = capture();
+  const calls: string[][] = [];
+  const systemctl = (a: string[]) => (calls.push(a), 0);
+  assert.equal(await agentCommand(['install', '--prefix', root, '--state', state, '--no-start'], { ...c, systemctl }), 0);
+  assert.deepEqual(calls, []);
+  const unit = readFileSync(join(root, 'etc/systemd/system/yamori-agent.service'), 'utf8');
+  assert.match(unit, /^WatchdogSec=60$/m);
+  assert.match(unit, /^Restart=always$/m);
+  assert.match(unit, /^Type=notify$/m);
+  assert.match(unit, new RegExp(`agent run --state ${state}`));
+  assert.ok(existsSync(join(root, 'etc/yamori/agent.json')));
+
+  const policy = defaultPolicy();
+  policy.uninstall.passwordHash = await hashScryptPassword('let-me-out-please', { N: 1024 });
+  writeFileAtomic(join(state, 'policy.json'), JSON.stringify({ revision: 1, document: policy }));
+  const u = capture();
+  assert.equal(await agentCommand(['uninstall', '--prefix', root, '--state', state, '--no-stop'], u), 4);
+  assert.equal(await agentCommand(['uninstall', '--prefix', root, '--state', state, '--no-stop', '--password', 'wrong'], u), 4);
+  assert.match(u.lines.join('\n'), /wrong uninstall password/);
+  assert.ok(existsSync(join(root, 'etc/systemd/system/yamori-agent.service')));
+  assert.equal(await agentCommand(['uninstall', '--prefix', root, '--state', state, '--password', 'let-me-out-please'], { ...u, systemctl }), 0);
+  assert.deepEqual(calls, [['disable', '--now', 'yamori-agent.service']]);
+  assert.equal(existsSync(join(root, 'etc/systemd/system/yamori-agent.service')), false);
+  assert.equal(existsSync(state), false);
+});
+
+void test('usage errors', async () => {
+  const c = capture();
+  assert.equal(await agentCommand(['frobnicate'], c), 2);
+  assert.equal(await agentCommand(['status', '--bogus'], c), 2);
+  assert.equal(await agentCommand(['run', '--state', '/nonexistent-yamori'], c), 1);
+  assert.match(c.lines.join('\n'), /not enrolled/);
+});

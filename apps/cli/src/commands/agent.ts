@@ -1,0 +1,309 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import {
+  checkUninstall,
+  collectHostFacts,
+  createAgent,
+  createAgentClient,
+  createIsolation,
+  createNftRunner,
+  DEFAULT_STATE_DIR,
+  defaultLog,
+  enrollAgent,
+  loadCaPem,
+  loadIdentity,
+  loadStatus,
+  readJsonIfExists,
+  resolveServerPeers,
+  STATE_FILES,
+  writeFileAtomic,
+  type Sensors,
+} from '@yamori/agent';
+
+/**
+ * `yamori agent …`: enroll, run (foreground), status, install (systemd unit), uninstall.
+ * Returns the process exit code; never calls process.exit itself.
+ */
+export interface AgentCommandDeps {
+  env?: NodeJS.ProcessEnv;
+  out?: (line: string) => void;
+  err?: (line: string) => void;
+  /** The composition root of the real sensors (the sensor package, adapted); absent = no sensors. */
+  sensors?: () => Promise<Sensors> | Sensors;
+  /** For `install`/`uninstall` (tests pass a fake). */
+  systemctl?: (args: string[]) => number;
+  /** For `run`: resolves when the agent should stop (default: SIGTERM/SIGINT). */
+  stopSignal?: Promise<void>;
+}
+
+export const AGENT_VERSION = '0.1.0';
+const UNIT_NAME = 'yamori-agent.service';
+
+const USAGE = `usage:
+  yamori agent enroll --url URL --token TOKEN [--state DIR]   (token may come from YAMORI_ENROLL_TOKEN)
+  yamori agent run [--state DIR]
+  yamori agent status [--state DIR] [--json]
+  yamori agent install [--state DIR] [--config-dir DIR] [--prefix ROOT] [--no-start]
+  yamori agent uninstall [--password P] [--state DIR] [--prefix ROOT] [--no-stop] [--keep-state]`;
+
+export async function agentCommand(args: string[], deps: AgentCommandDeps = {}): Promise<number> {
+  const env = deps.env ?? process.env;
+  const out = deps.out ?? ((l: string) => process.stdout.write(`${l}\n`));
+  const err = deps.err ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const [sub, ...rest] = args;
+  let opts: ReturnType<typeof parse>;
+  try {
+    opts = parse(rest);
+  } catch (e) {
+    err(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const stateDir = resolve(opts.state ?? env['YAMORI_STATE_DIR'] ?? DEFAULT_STATE_DIR);
+  try {
+    switch (sub) {
+      case 'enroll':
+        return await enroll(stateDir, opts, env, out, err);
+      case 'run':
+        return await run(stateDir, deps, out, err);
+      case 'status':
+        return status(stateDir, opts, out);
+      case 'install':
+        return install(stateDir, opts, deps, out, err);
+      case 'uninstall':
+        return await uninstall(stateDir, opts, deps, out, err);
+      default:
+        err(USAGE);
+        return sub === undefined || sub === 'help' || sub === '--help' ? 0 : 2;
+    }
+  } catch (e) {
+    err(`yamori agent ${sub}: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: false,
+    options: {
+      url: { type: 'string' },
+      token: { type: 'string' },
+      state: { type: 'string' },
+      json: { type: 'boolean' },
+      'config-dir': { type: 'string' },
+      prefix: { type: 'string' },
+      'no-start': { type: 'boolean' },
+      'no-stop': { type: 'boolean' },
+      'keep-state': { type: 'boolean' },
+      password: { type: 'string' },
+    },
+  }).values;
+}
+type Opts = ReturnType<typeof parse>;
+type Print = (l: string) => void;
+
+async function enroll(stateDir: string, o: Opts, env: NodeJS.ProcessEnv, out: Print, err: Print): Promise<number> {
+  const token = o.token ?? env['YAMORI_ENROLL_TOKEN'];
+  if (!token) {
+    err('no enrollment token: pass --token or set YAMORI_ENROLL_TOKEN (create one in the console: Agents → Enrollment tokens)');
+    return 2;
+  }
+  const facts = collectHostFacts({ agentVersion: AGENT_VERSION });
+  const id = await enrollAgent({ stateDir, token, facts, now: Date.now, url: o.url });
+  out(`${id.reactivated ? 'reactivated' : 'enrolled'} agent ${id.agentId} with ${id.url} (tenant ${id.tenantId}, group ${id.groupId}); state in ${stateDir}`);
+  for (const c of facts.conflicts ?? []) err(`warning: ${c.name} (${c.kind}) may conflict with Yamori: ${c.detail}`);
+  return 0;
+}
+
+function requireIdentity(stateDir: string) {
+  const id = loadIdentity(stateDir);
+  if (!id) throw new Error(`not enrolled (no identity in ${stateDir}): run \`yamori agent enroll --url URL --token TOKEN\` first`);
+  return id;
+}
+
+/** systemd notification through systemd-notify (NotifyAccess=all in the unit); no-op outside systemd. */
+function sdNotify(env: NodeJS.ProcessEnv, state: string): void {
+  if (!env['NOTIFY_SOCKET']) return;
+  spawnSync('systemd-notify', [`--pid=${process.pid}`, state], { stdio: 'ignore', timeout: 5000 });
+}
+
+async function run(stateDir: string, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
+  const env = deps.env ?? process.env;
+  const id = requireIdentity(stateDir);
+  const caPem = loadCaPem(stateDir);
+  if (id.pinned && !caPem) throw new Error(`the pinned CA ${join(stateDir, STATE_FILES.ca)} is missing: enroll again`);
+  const client = createAgentClient({ url: id.url, caPem, credentials: { agentId: id.agentId, secret: id.secret }, userAgent: `yamori-agent/${AGENT_VERSION}` });
+  const sensors = deps.sensors ? await deps.sensors() : {};
+  if (!deps.sensors) err('warning: no sensors attached: policy sync, commands and telemetry queue only (no exec control)');
+  let restartReason: string | undefined;
+  let requestStop: () => void = () => undefined;
+  const stopped = new Promise<void>((r) => (requestStop = r));
+  const agent = createAgent({
+    stateDir,
+    client,
+    agentId: id.agentId,
+    facts: () => collectHostFacts({ agentVersion: AGENT_VERSION }),
+    sensors,
+    log: defaultLog,
+    onRestartRequested: (reason) => {
+      restartReason = reason;
+      requestStop();
+    },
+  });
+  await agent.start();
+  sdNotify(env, 'READY=1');
+  const watchdogUs = Number(env['WATCHDOG_USEC'] ?? 0);
+  const pinger = watchdogUs > 0 ? setInterval(() => sdNotify(env, 'WATCHDOG=1'), Math.max(1000, watchdogUs / 3000)) : undefined;
+  out(`agent ${id.agentId} running against ${id.url}`);
+  const onSignal = () => requestStop();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  await Promise.race([stopped, deps.stopSignal ?? new Promise<never>(() => undefined)]);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  if (pinger) clearInterval(pinger);
+  sdNotify(env, 'STOPPING=1');
+  await agent.stop();
+  if (restartReason) {
+    err(`stopping for a restart: ${restartReason}`);
+    return 75; // systemd Restart=always brings the agent back
+  }
+  return 0;
+}
+
+function queueDepth(stateDir: string): number | null {
+  const path = join(stateDir, STATE_FILES.queue);
+  if (!existsSync(path)) return 0;
+  try {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      return Number((db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n);
+    } finally {
+      db.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+function status(stateDir: string, o: Opts, out: Print): number {
+  const id = loadIdentity(stateDir);
+  const st = loadStatus(stateDir);
+  const pol = readJsonIfExists(join(stateDir, STATE_FILES.policy)) as { revision?: number; appliedAt?: string } | undefined;
+  const report = {
+    enrolled: id !== undefined,
+    stateDir,
+    agentId: id?.agentId ?? null,
+    server: id?.url ?? null,
+    enrolledAt: id?.enrolledAt ?? null,
+    lastCheckinAt: st?.lastCheckinAt ?? null,
+    lastError: st?.lastError ?? null,
+    policyRevision: pol?.revision ?? null,
+    queueDepth: queueDepth(stateDir),
+    droppedEvents: st?.droppedEvents ?? 0,
+    isolated: st?.isolated ?? false,
+    shedding: st?.shedding ?? [],
+    statusUpdatedAt: st?.updatedAt ?? null,
+  };
+  if (o.json) out(JSON.stringify(report, null, 2));
+  else if (!id) out(`not enrolled (state dir ${stateDir}); run \`yamori agent enroll --url URL --token TOKEN\``);
+  else {
+    out(`agent ${report.agentId} enrolled with ${report.server} at ${report.enrolledAt}`);
+    out(`last check-in: ${report.lastCheckinAt ?? 'never'}${report.lastError ? ` (last error: ${report.lastError})` : ''}`);
+    out(`policy revision: ${report.policyRevision ?? 'none yet (default policy, monitor mode)'}`);
+    out(`event queue: ${report.queueDepth ?? 'unreadable'} event(s) waiting, ${report.droppedEvents} dropped`);
+    if (report.isolated) out('HOST IS ISOLATED (only the management server is reachable)');
+    if (report.shedding.length > 0) out(`shedding under resource pressure: ${report.shedding.join(', ')}`);
+  }
+  return id ? 0 : 3;
+}
+
+export function systemdUnit(o: { node: string; cli: string; stateDir: string; configDir: string }): string {
+  const q = (s: string) => (/^[A-Za-z0-9_./@:+-]+$/.test(s) ? s : JSON.stringify(s));
+  return `[Unit]
+Description=Yamori endpoint agent
+Documentation=https://github.com/yamori
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=notify
+NotifyAccess=all
+ExecStart=${q(o.node)} ${q(o.cli)} agent run --state ${q(o.stateDir)}
+Environment=YAMORI_STATE_DIR=${q(o.stateDir)}
+Environment=YAMORI_CONFIG_DIR=${q(o.configDir)}
+Restart=always
+RestartSec=5
+WatchdogSec=60
+TimeoutStopSec=30
+OOMScoreAdjust=-900
+LimitNOFILE=65536
+UMask=0077
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+function paths(stateDir: string, o: Opts) {
+  const prefix = resolve(o.prefix ?? '/');
+  const configDir = o['config-dir'] ?? '/etc/yamori';
+  return {
+    prefix,
+    configDir,
+    unitPath: join(prefix, 'etc/systemd/system', UNIT_NAME),
+    configPath: join(prefix, configDir, 'agent.json'),
+    stateOnDisk: stateDir,
+  };
+}
+
+function install(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, err: Print): number {
+  const p = paths(stateDir, o);
+  const cli = fileURLToPath(new URL('../main.ts', import.meta.url));
+  writeFileAtomic(p.unitPath, systemdUnit({ node: process.execPath, cli, stateDir, configDir: p.configDir }), 0o644);
+  writeFileAtomic(p.configPath, `${JSON.stringify({ stateDir, version: AGENT_VERSION }, null, 2)}\n`, 0o600);
+  out(`wrote ${p.unitPath} and ${p.configPath}`);
+  if (o['no-start']) {
+    out('not started (--no-start): run `systemctl daemon-reload && systemctl enable --now yamori-agent` when ready');
+    return 0;
+  }
+  const systemctl = deps.systemctl ?? ((a: string[]) => spawnSync('systemctl', a, { stdio: 'inherit' }).status ?? 1);
+  if (systemctl(['daemon-reload']) !== 0 || systemctl(['enable', '--now', UNIT_NAME]) !== 0) {
+    err('systemctl failed: check `journalctl -u yamori-agent`; is this a systemd host?');
+    return 1;
+  }
+  out('yamori-agent enabled and started');
+  return 0;
+}
+
+async function uninstall(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
+  const p = paths(stateDir, o);
+  const pol = readJsonIfExists(join(p.stateOnDisk, STATE_FILES.policy)) as { document?: { uninstall?: { passwordHash?: string | null } } } | undefined;
+  const check = await checkUninstall(pol?.document?.uninstall?.passwordHash ?? null, o.password);
+  if (!check.ok) {
+    err(`uninstall refused: ${check.reason ?? ''}`);
+    return 4;
+  }
+  if (!o['no-stop']) {
+    const systemctl = deps.systemctl ?? ((a: string[]) => spawnSync('systemctl', a, { stdio: 'inherit' }).status ?? 1);
+    systemctl(['disable', '--now', UNIT_NAME]);
+    const id = loadIdentity(p.stateOnDisk);
+    const iso = createIsolation({ runNft: createNftRunner(), serverPeers: () => resolveServerPeers(id?.url ?? 'https://127.0.0.1'), stateDir: p.stateOnDisk });
+    if (iso.isolated()) {
+      try {
+        out(await iso.release());
+      } catch (e) {
+        err(`could not release host isolation: ${(e as Error).message}; run \`nft delete table inet yamori_isolation\``);
+      }
+    }
+  }
+  rmSync(p.unitPath, { force: true });
+  rmSync(p.configPath, { force: true });
+  if (!o['keep-state']) rmSync(p.stateOnDisk, { recursive: true, force: true });
+  out(`yamori agent uninstalled${o['keep-state'] ? ` (state kept in ${p.stateOnDisk})` : ''}`);
+  return 0;
+}
