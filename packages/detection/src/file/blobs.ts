@@ -1,0 +1,65 @@
+// Linear-time finders for encoded blobs (base64, hex) in text or in a binary read as latin1.
+// Regular expressions with long counted repetitions backtrack O(n·run) on near misses; these scan
+// each character once.
+import { entropy } from './entropy.ts';
+
+/** Bits per character of base64-encoded random or compressed data approach 6; prose and word lists stay below. */
+export const BASE64_MIN_ENTROPY = 5.5;
+
+const isB64 = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+
+/**
+ * The first run of ≥ minRun base64 characters (line breaks allowed inside) whose characters are
+ * spread like encoded data (≥ BASE64_MIN_ENTROPY bits per character): word lists, digit tables
+ * and hex constants are not.
+ */
+export function findBase64Blob(s: string, minRun: number): string | undefined {
+  let start = -1;
+  let count = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    if (isB64(c)) {
+      if (start < 0) start = i;
+      count++;
+      continue;
+    }
+    if (start >= 0 && (c === 10 || c === 13)) continue;
+    if (count >= minRun) {
+      const run = s.slice(start, Math.min(i, start + 65536)).replace(/[\r\n]/g, '');
+      if (entropy(Buffer.from(run, 'latin1')) >= BASE64_MIN_ENTROPY) return run;
+    }
+    start = -1;
+    count = 0;
+  }
+  return undefined;
+}
+
+/**
+ * The first run holding ≥ minDigits hex digits, written plain (`4f5a…`), as `\x4f\x5a`, or as a
+ * list (`0x4f, 0x5a`), with letters among the digits (a run of decimal numbers is not hex data).
+ */
+export function findHexBlob(s: string, minDigits: number): string | undefined {
+  let start = -1;
+  let digits = 0;
+  let letters = 0;
+  for (let i = 0; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0;
+    const hex = isHex(c);
+    // separators allowed inside a run: \x, 0x, commas, spaces, line breaks
+    const sep = c === 92 || c === 120 || c === 44 || c === 32 || c === 9 || c === 10 || c === 13;
+    if (hex || (start >= 0 && sep)) {
+      if (start < 0) start = i;
+      if (hex) {
+        digits++;
+        if (c >= 65) letters++;
+      }
+      continue;
+    }
+    if (digits >= minDigits && letters >= digits / 10) return s.slice(start, Math.min(i, start + 65536)).trim();
+    start = -1;
+    digits = 0;
+    letters = 0;
+  }
+  return undefined;
+}
