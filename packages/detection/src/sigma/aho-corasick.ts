@@ -3,7 +3,7 @@
  * The engine keeps one automaton per (category, field) holding every rule's prefilter literals.
  */
 export class AhoCorasick {
-  private readonly next: Map<number, number>[] = [new Map()];
+  private readonly next: Map<number, number>[] = [new Map<number, number>()];
   private readonly fail: number[] = [0];
   /** pattern ids ending at each node, including those reached through failure links */
   private readonly out: number[][] = [[]];
@@ -20,7 +20,7 @@ export class AhoCorasick {
         if (to === undefined) {
           to = this.next.length;
           edges.set(c, to);
-          this.next.push(new Map());
+          this.next.push(new Map<number, number>());
           this.fail.push(0);
           this.out.push([]);
         }
@@ -39,7 +39,7 @@ export class AhoCorasick {
         while (f !== 0 && !(this.next[f] as Map<number, number>).has(c)) f = this.fail[f] as number;
         const target = (this.next[f] as Map<number, number>).get(c);
         this.fail[to] = target !== undefined && target !== to ? target : 0;
-        const inherited = this.out[this.fail[to] as number] as number[];
+        const inherited = this.out[this.fail[to]] as number[];
         if (inherited.length > 0) this.out[to] = [...(this.out[to] as number[]), ...inherited];
       }
     }

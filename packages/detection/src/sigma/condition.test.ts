@@ -4,7 +4,7 @@ import { parseCondition } from './condition.ts';
 
 const names = ['selection', 'selection_a', 'selection_b', 'filter_main_x', 'filter_opt', '_hidden'];
 
-test('precedence: not binds tighter than and, and tighter than or', () => {
+void test('precedence: not binds tighter than and, and tighter than or', () => {
   assert.deepEqual(parseCondition('selection or selection_a and not filter_opt', names), {
     op: 'or',
     args: [
@@ -15,7 +15,7 @@ test('precedence: not binds tighter than and, and tighter than or', () => {
   assert.deepEqual(parseCondition('(selection or selection_a) and selection_b', names).op, 'and');
 });
 
-test('quantifiers expand to the search names they cover; them skips _names', () => {
+void test('quantifiers expand to the search names they cover; them skips _names', () => {
   assert.deepEqual(parseCondition('1 of selection_*', names), {
     op: 'or',
     args: [
@@ -33,7 +33,7 @@ test('quantifiers expand to the search names they cover; them skips _names', () 
   assert.equal(parseCondition('2 of selection*', names).op, 'atleast');
 });
 
-test('bad conditions are refused with a reason', () => {
+void test('bad conditions are refused with a reason', () => {
   assert.throws(() => parseCondition('selection and', names), /ends too early/);
   assert.throws(() => parseCondition('selection and nope', names), /undefined search 'nope'/);
   assert.throws(() => parseCondition('1 of nothing_*', names), /matches no search/);

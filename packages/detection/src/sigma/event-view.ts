@@ -34,7 +34,7 @@ export class EventView {
   str(slot: Slot): Lowered {
     const v = this.raw(slot);
     if (v === undefined || typeof v === 'string' || Array.isArray(v)) return v as Lowered;
-    return String(v as number | boolean);
+    return String(v);
   }
 
   lower(slot: Slot): Lowered {

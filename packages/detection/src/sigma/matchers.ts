@@ -150,7 +150,7 @@ export function base64Offsets(data: Buffer): string[] {
   for (let i = 0; i < 3; i++) {
     const enc = Buffer.concat([Buffer.alloc(i, 0x20), data]).toString('base64');
     const cut = end[(data.length + i) % 3] as number;
-    out.push(enc.slice(start[i] as number, cut === 0 ? undefined : enc.length - cut));
+    out.push(enc.slice(start[i], cut === 0 ? undefined : enc.length - cut));
   }
   return out;
 }

@@ -30,7 +30,7 @@ yamori:
   response: [kill_process, alert]
 `;
 
-test('parses metadata, searches with lines, condition and the yamori block', () => {
+void test('parses metadata, searches with lines, condition and the yamori block', () => {
   const r = parseSigmaRule(GOOD, 'good.yml');
   assert.ok(r.ok);
   const rule = r.rule;
@@ -56,7 +56,7 @@ test('parses metadata, searches with lines, condition and the yamori block', () 
   assert.deepEqual(rule.searches.get('keywords'), { kind: 'keywords', name: 'keywords', line: 22, values: ['evil'], modifiers: [] });
 });
 
-test('a list of maps is an OR of alternatives; null values survive', () => {
+void test('a list of maps is an OR of alternatives; null values survive', () => {
   const r = parseSigmaRule(
     `title: t\nlogsource: {product: linux, category: process_creation}\ndetection:\n  sel:\n    - Image: /a\n    - Image: null\n      User: root\n  condition: sel\n`,
     'f.yml',
@@ -68,7 +68,7 @@ test('a list of maps is an OR of alternatives; null values survive', () => {
   assert.deepEqual(sel.maps[1]?.[0]?.values, [null]);
 });
 
-test('broken YAML is rejected with the line of the problem', () => {
+void test('broken YAML is rejected with the line of the problem', () => {
   const r = parseSigmaRule('title: t\nlogsource:\n  product: linux\ndetection:\n  sel:\n    Image: "unterminated\n  condition: sel\n', 'bad.yml');
   assert.ok(!r.ok);
   assert.equal(r.error.file, 'bad.yml');
@@ -82,7 +82,7 @@ test('broken YAML is rejected with the line of the problem', () => {
   assert.equal(flow.error.line, 7);
 });
 
-test('an unsupported modifier is named with its line', () => {
+void test('an unsupported modifier is named with its line', () => {
   const r = parseSigmaRule(
     'title: t\nid: x1\nlogsource: {product: linux, category: process_creation}\ndetection:\n  sel:\n    CommandLine|expand: "%foo%"\n  condition: sel\n',
     'mod.yml',
@@ -94,7 +94,7 @@ test('an unsupported modifier is named with its line', () => {
   assert.equal(r.error.category, 'process_creation');
 });
 
-test('missing condition, bad level, unknown response action, multi-document and correlation rules are refused', () => {
+void test('missing condition, bad level, unknown response action, multi-document and correlation rules are refused', () => {
   const base = 'title: t\nlogsource: {product: linux, category: process_creation}\n';
   const cases: [string, RegExp][] = [
     [base + 'detection:\n  sel:\n    Image: /a\n', /condition/],

@@ -3,7 +3,7 @@
  * its line number for error reports. Structure and modifier names are checked here; fields and
  * logsource are checked by the compiler, which knows the event mapping.
  */
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type Node, type YAMLMap } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseAllDocuments, type YAMLMap } from 'yaml';
 import {
   RESPONSE_ACTIONS,
   RULE_LEVELS,
@@ -90,16 +90,16 @@ export function parseSigmaRule(text: string, file: string): ParseResult {
       const e = top.get(key);
       if (!e) return undefined;
       if (!isScalar(e.value) || e.value.value === null) throw new ParseError(`${key} must be a scalar`, e.line);
-      return String(e.value.value);
+      return scalarText(e.value.value);
     };
     const strList = (key: string): string[] => {
       const e = top.get(key);
       if (!e || (isScalar(e.value) && e.value.value === null)) return [];
-      if (isScalar(e.value)) return [String(e.value.value)];
+      if (isScalar(e.value)) return [scalarText(e.value.value)];
       if (!isSeq(e.value)) throw new ParseError(`${key} must be a list`, e.line);
       return e.value.items.map((it) => {
         if (!isScalar(it)) throw new ParseError(`${key} entries must be scalars`, lineOf(it) ?? e.line);
-        return String(it.value);
+        return scalarText(it.value);
       });
     };
     title = str('title');
@@ -111,7 +111,7 @@ export function parseSigmaRule(text: string, file: string): ParseResult {
       const m = mapEntries(ls.value, lineOf);
       const get = (k: string): string | undefined => {
         const v = m.get(k)?.value;
-        return isScalar(v) && v.value !== null ? String(v.value) : undefined;
+        return isScalar(v) && v.value !== null ? scalarText(v.value) : undefined;
       };
       const product = get('product');
       const cat = get('category');
@@ -138,8 +138,8 @@ export function parseSigmaRule(text: string, file: string): ParseResult {
     for (const [name, entry] of mapEntries(det.value, lineOf)) {
       if (name === 'condition') {
         conditionLine = entry.line;
-        if (isScalar(entry.value)) conditions = [String(entry.value.value)];
-        else if (isSeq(entry.value)) conditions = entry.value.items.map((c) => (isScalar(c) ? String(c.value) : ''));
+        if (isScalar(entry.value)) conditions = [scalarText(entry.value.value)];
+        else if (isSeq(entry.value)) conditions = entry.value.items.map((c) => (isScalar(c) ? scalarText(c.value) : ''));
         else throw new ParseError('condition must be a string or a list of strings', entry.line);
         continue;
       }
@@ -209,7 +209,7 @@ function mapEntries(map: YAMLMap, lineOf: (n: unknown) => number | undefined): M
   const out = new Map<string, Entry>();
   for (const pair of map.items) {
     if (!isPair(pair) || !isScalar(pair.key)) throw new ParseError('mapping keys must be plain scalars', lineOf(pair.key) ?? lineOf(map));
-    out.set(String(pair.key.value), { value: pair.value, line: lineOf(pair.key) });
+    out.set(scalarText(pair.key.value), { value: pair.value, line: lineOf(pair.key) });
   }
   return out;
 }
@@ -220,7 +220,15 @@ function scalar(node: unknown, line: number | undefined, lineOf: (n: unknown) =>
   const v = node.value;
   if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
   if (typeof v === 'bigint') return Number(v);
-  return String(v as string);
+  return scalarText(v);
+}
+
+/** A YAML scalar's value as text (timestamps as dates, anything else as JSON). */
+function scalarText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return v.toISOString().slice(0, 10);
+  return JSON.stringify(v) ?? '';
 }
 
 function values(node: unknown, line: number | undefined, lineOf: (n: unknown) => number | undefined): SigmaScalar[] {
@@ -262,7 +270,7 @@ function parseSearch(name: string, node: unknown, line: number | undefined, line
     const items = node.items;
     if (items.length === 0) throw new ParseError(`search ${name} is an empty list`, at);
     if (items.every((it) => isMap(it))) {
-      return { kind: 'fields', name, line: at, maps: items.map((it) => parseFieldMap(it as YAMLMap, lineOf)) };
+      return { kind: 'fields', name, line: at, maps: items.map((it) => parseFieldMap(it, lineOf)) };
     }
     if (items.every((it) => isScalar(it))) {
       return { kind: 'keywords', name, line: at, values: items.map((it) => scalar(it, at, lineOf)), modifiers: [] };
@@ -281,7 +289,7 @@ function parseYamori(node: unknown, line: number | undefined, lineOf: (n: unknow
   const response: ResponseAction[] = [];
   for (const [key, e] of entries) {
     if (key !== 'response') throw new ParseError(`unknown key yamori.${key}`, e.line);
-    for (const v of values(e.value as Node, e.line, lineOf)) {
+    for (const v of values(e.value, e.line, lineOf)) {
       if (!(RESPONSE_ACTIONS as readonly string[]).includes(String(v))) {
         throw new ParseError(`unknown response action ${String(v)} (allowed: ${RESPONSE_ACTIONS.join(', ')})`, e.line);
       }
