@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { createHash, X509Certificate } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
-import type { TSchema, Static } from 'typebox';
+import { Type, type TSchema, type Static } from 'typebox';
 import {
   CheckinResponse,
   EnrollResponse,
@@ -39,6 +39,17 @@ export class AgentApiError extends Error {
 }
 
 export const TOKEN_PREFIX = 'ymr1.';
+
+/**
+ * The check-in answer with the policy document left unvalidated: the policy store validates it on
+ * its own, so one policy this agent cannot parse (say, from a newer server) is reported and
+ * skipped while verdicts and commands in the same answer still get through.
+ */
+export const CheckinEnvelope = Type.Object({
+  ...CheckinResponse.properties,
+  policy: Type.Union([Type.Object({ revision: Type.Integer({ minimum: 0 }), document: Type.Unknown() }), Type.Null()]),
+});
+export type CheckinEnvelope = Static<typeof CheckinEnvelope>;
 
 export function parseEnrollmentToken(token: string): EnrollmentTokenPayload {
   const t = token.trim();
@@ -79,7 +90,7 @@ export interface SendEventsResult {
 export interface AgentClient {
   readonly url: string;
   enroll(req: EnrollRequest): Promise<EnrollResponse>;
-  checkin(req: CheckinRequest, opts?: { signal?: AbortSignal }): Promise<CheckinResponse>;
+  checkin(req: CheckinRequest, opts?: { signal?: AbortSignal }): Promise<CheckinEnvelope>;
   sendEvents(batch: EventBatch): Promise<SendEventsResult>;
   commandResult(commandId: string, result: CommandResult): Promise<void>;
   lookup(sha256: string[]): Promise<LookupResponse>;
@@ -233,7 +244,7 @@ export function createAgentClient(deps: AgentClientDeps): AgentClient {
     url: deps.url,
     enroll: (req) => call('/api/agent/v1/enroll', req, EnrollResponse, 'enroll', { auth: false }),
     checkin: (req, opts) =>
-      call('/api/agent/v1/checkin', req, CheckinResponse, 'check-in', { timeoutMs: timeoutMs + req.waitS * 1000, signal: opts?.signal }),
+      call('/api/agent/v1/checkin', req, CheckinEnvelope, 'check-in', { timeoutMs: timeoutMs + req.waitS * 1000, signal: opts?.signal }),
     lookup: (sha256) => call('/api/agent/v1/lookup', { sha256 }, LookupResponse, 'lookup'),
     async commandResult(id, result) {
       const res = await request(

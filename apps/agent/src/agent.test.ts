@@ -9,7 +9,8 @@ import { caFingerprint, createAgentClient, encodeEnrollmentToken } from './agent
 import { createAgent, type AgentDeps } from './agent.ts';
 import { enrollAgent } from './enroll.ts';
 import { loadCursors, loadIdentity, loadStatus } from './state.ts';
-import type { ExecGate, ExecRequest, ExecAnswer } from './sensors.ts';
+import type { EventSource, ExecGate, ExecRequest, ExecAnswer } from './sensors.ts';
+import type { ProcConnectorEvent } from './process-tree.ts';
 import { makeTestPki, type TestPki } from './test-support/pki.ts';
 import { startFakeServer, type FakeServer } from './test-support/fake-agent-server.ts';
 import { createIsolation } from './commands.ts';
@@ -190,5 +191,49 @@ void test('exec gate wiring and fail rule: an unanswered lookup times out; fail-
   assert.equal(agent.health().fail_open_decisions, 1);
   assert.deepEqual(agent.health().sensors, [{ name: 'fake-exec', state: 'active' }]);
   assert.ok(flushed.length >= 1, 'policy change flushes the kernel cache');
+  await agent.stop();
+});
+
+void test('a policy this agent cannot parse is reported and skipped; verdicts in the same answer still apply and flush the gate', async (t) => {
+  const dir = tmp(t);
+  const good = defaultPolicy();
+  good.modules.malware.mode = 'block';
+  srv.policy = { revision: 1, document: good };
+  const flushed: (readonly string[] | undefined)[] = [];
+  const gate: ExecGate = {
+    name: 'fake-exec',
+    start: async () => undefined,
+    stop: async () => undefined,
+    flush: (h) => flushed.push(h),
+    state: () => ({ name: 'fake-exec', state: 'active' }),
+  };
+  let emit: ((e: ProcConnectorEvent) => void) | undefined;
+  const procEvents: EventSource<ProcConnectorEvent> = {
+    name: 'fake-proc',
+    start: async (l) => void (emit = l),
+    stop: async () => undefined,
+    state: () => ({ name: 'fake-proc', state: 'active' }),
+  };
+  t.after(() => {
+    srv.policy = null;
+    srv.verdicts = [];
+  });
+  const agent = await enrolledAgent(dir, { sensors: { execGate: gate, procEvents }, healthIntervalMs: 3_600_000, checkinWaitS: 1 });
+  await agent.checkinOnce(0);
+  srv.policy = { revision: 2, document: { ...good, schemaVersion: 2 } as unknown as typeof good };
+  srv.verdicts = [{ sha256: GOOD, verdict: 'malicious', source: 'retro-hunt', seq: 1 }];
+  await agent.checkinOnce(0);
+  assert.equal(agent.verdicts.get(GOOD)?.verdict, 'malicious');
+  assert.deepEqual(flushed.at(-1), [GOOD]);
+  assert.match(agent.health().problems?.join() ?? '', /rejected invalid policy revision 2.*keeping revision 1/);
+  assert.equal(agent.policy().modules.malware.mode, 'block');
+
+  // proc connector events become process telemetry through the tree
+  await agent.start();
+  assert.ok(emit);
+  const me = process.pid;
+  emit({ type: 'exec', pid: me });
+  const queued = agent.queue.nextBatch();
+  assert.ok(queued?.events.some((e) => e.event.dataset === 'yamori.process' && (e as ProcessEvent).process.pid === me));
   await agent.stop();
 });

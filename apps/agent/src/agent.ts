@@ -262,7 +262,7 @@ export function createAgent(deps: AgentDeps): Agent {
       record([event]);
     }
     if (d.popup) sensors.notifier?.popup(policy.popup[deps.language ?? 'en'], { pid: req.pid, path: req.path });
-    if (sha256 && d.allow) tree.setHash(req.pid, sha256);
+    if (sha256 && d.allow) tree.noteExecHash(req.pid, req.path, sha256);
     return { allow: d.allow, cache: d.cache };
   }
 
@@ -393,7 +393,9 @@ export function createAgent(deps: AgentDeps): Agent {
       try {
         await checkinOnce(first ? 0 : (deps.checkinWaitS ?? 30));
         first = false;
-        if (policyRejectedRevision !== undefined) waitMs = backoffMs(++attempt, random());
+        // The server re-sends a policy we refused at once: back off (capped at a minute, so
+        // commands and verdicts still flow) instead of spinning.
+        if (policyRejectedRevision !== undefined) waitMs = backoffMs(++attempt, random(), 1000, 60_000);
         else attempt = 0;
       } catch (err) {
         if (signal.aborted) break;

@@ -56,11 +56,13 @@ void test('seed, fork, exec, exit: stable entity ids, parent links, ECS events',
   assert.equal(tree.get(201), undefined);
   // exec: read the new image from /proc, keep the identity
   p.add(200, 100, 900, '/usr/bin/curl', ['curl', 'http://x']);
+  tree.noteExecHash(200, '/usr/bin/curl', 'c'.repeat(64));
   const start = tree.handle({ type: 'exec', pid: 200 });
   assert.ok(start);
   parseWith(ProcessEvent, start, 'process event');
   assert.equal(start.process.entity_id, entityId('boot-1', 200, 900));
   assert.equal(start.process.executable, '/usr/bin/curl');
+  assert.equal(start.process.hash?.sha256, 'c'.repeat(64));
   assert.deepEqual(start.process.args, ['curl', 'http://x']);
   assert.equal(start.process.parent?.entity_id, bash?.entityId);
   assert.equal(start.process.parent?.executable, '/bin/bash');

@@ -37,8 +37,11 @@ export interface ProcessTree {
   handle(ev: ProcConnectorEvent): ProcessEvent | undefined;
   get(pid: number): ProcessNode | undefined;
   ancestors(pid: number, max?: number): ProcessNode[];
-  /** Remember the hash of a running process's executable (from the exec gate). */
-  setHash(pid: number, sha256: string): void;
+  /**
+   * The exec gate saw `pid` about to run `path` with this hash (the permission event comes before
+   * the proc connector's exec event): attach it to the exec that follows.
+   */
+  noteExecHash(pid: number, path: string, sha256: string): void;
   /** ECS `process` object (with parent) for a pid, e.g. to attach to a detection. */
   toEcs(pid: number): Process | undefined;
   readonly size: number;
@@ -60,6 +63,7 @@ const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
 export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
   const nodes = new Map<number, ProcessNode>();
+  const pendingHashes = new Map<number, { path: string; sha256: string }>();
   const max = deps.maxNodes ?? 65_536;
   const boot = deps.reader.bootId();
   const isThread = (ev: { pid: number; tgid?: number }) => ev.tgid !== undefined && ev.tgid !== ev.pid;
@@ -198,8 +202,12 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
             // Exited before we could read it: record what we know (the pre-exec image).
             n = { ...known, sha256: undefined, reported: true };
           } else {
+            pendingHashes.delete(ev.pid);
             return undefined;
           }
+          const pending = pendingHashes.get(ev.pid);
+          pendingHashes.delete(ev.pid);
+          if (pending && (n.exe === undefined || n.exe === pending.path)) n.sha256 = pending.sha256;
           put(n);
           return event(n, 'start');
         }
@@ -231,9 +239,9 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
       }
       return out;
     },
-    setHash(pid, sha256) {
-      const n = nodes.get(pid);
-      if (n) n.sha256 = sha256;
+    noteExecHash(pid, path, sha256) {
+      if (pendingHashes.size > 4096) pendingHashes.clear(); // execs that never completed
+      pendingHashes.set(pid, { path, sha256 });
     },
     toEcs(pid) {
       const n = nodes.get(pid);

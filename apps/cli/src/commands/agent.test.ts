@@ -85,3 +85,41 @@ void test('usage errors', async () => {
   assert.equal(await agentCommand(['run', '--state', '/nonexistent-yamori'], c), 1);
   assert.match(c.lines.join('\n'), /not enrolled/);
 });
+
+void test('run: starts in the foreground, checks in, stops cleanly on request', async (t) => {
+  const dir = tmp(t);
+  const checkins: unknown[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url?.endsWith('/checkin')) {
+        checkins.push(JSON.parse(body));
+        res.end(JSON.stringify({ policy: null, commands: [], commandCursor: 0, verdicts: [], verdictCursor: 0, serverTime: new Date().toISOString() }));
+      } else if (req.url?.endsWith('/events')) {
+        const b = JSON.parse(body || '{}') as { batchId?: string };
+        res.end(JSON.stringify({ batchId: b.batchId ?? '', accepted: 1, duplicate: false }));
+      } else res.end(JSON.stringify({ agentId: 'agent-2', secret: 's', tenantId: 't', groupId: 'g', reactivated: false }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const c = capture();
+  const token = encodeEnrollmentToken({ v: 1, url, caSha256: null, secret: 'x'.repeat(16) });
+  assert.equal(await agentCommand(['enroll', '--token', token, '--state', dir], c), 0);
+  let stop!: () => void;
+  const stopSignal = new Promise<void>((r) => (stop = r));
+  const running = agentCommand(['run', '--state', dir], { ...c, env: {}, stopSignal });
+  for (let i = 0; i < 200 && checkins.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  stop();
+  assert.equal(await running, 0);
+  assert.ok(checkins.length >= 1);
+  const s = capture();
+  await agentCommand(['status', '--state', dir, '--json'], s);
+  assert.ok((JSON.parse(s.lines.join('\n')) as { lastCheckinAt: string | null }).lastCheckinAt);
+});
