@@ -19,7 +19,8 @@ export interface Database<DB> {
 export interface OpenOptions {
   /** `postgres://…` or `sqlite:/path/to/file.db` (or a bare path). */
   url: string;
-  migrations?: Record<string, Migration>;
+  /** Migrations to run, or a function of the dialect for DDL that differs (identity columns). */
+  migrations?: Record<string, Migration> | ((kind: DialectKind) => Record<string, Migration>);
   poolSize?: number;
 }
 
@@ -31,9 +32,9 @@ export async function openDatabase<DB>(options: OpenOptions): Promise<Database<D
     const types = {
       getTypeParser: (oid: number, format?: 'text' | 'binary') =>
         // int8 (counts, ms timestamps) as numbers: all our int8 values are below 2^53.
-        oid === 20 ? (v: string) => Number(v) : pg.types.getTypeParser(oid, format),
+        oid === 20 ? (v: string) => Number(v) : (pg.types.getTypeParser(oid, format) as (v: string) => unknown),
     };
-    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: types as pg.CustomTypesConfig });
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10, types: types });
     pool.on('error', () => undefined);
     await pool.query('SELECT 1').catch((e: unknown) => {
       throw new Error(`cannot connect to PostgreSQL at ${redact(url)}: ${(e as Error).message}`);
@@ -68,7 +69,8 @@ export async function openDatabase<DB>(options: OpenOptions): Promise<Database<D
   }
   if (options.migrations) {
     try {
-      await migrateToLatest(handle.db as Kysely<unknown>, options.migrations);
+      const list = typeof options.migrations === 'function' ? options.migrations(handle.kind) : options.migrations;
+      await migrateToLatest(handle.db as Kysely<unknown>, list);
     } catch (e) {
       await handle.close();
       throw e;

@@ -54,7 +54,7 @@ export async function createPgNotifier(url: string, pool: pg.Pool): Promise<Noti
     publish: async (topic, payload = '') => {
       await pool.query('SELECT pg_notify($1, $2)', [CHANNEL, `${topic}\n${payload}`]);
     },
-    subscribe: local.subscribe,
+    subscribe: (handler) => local.subscribe(handler),
     close: async () => {
       closed = true;
       await local.close();

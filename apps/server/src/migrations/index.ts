@@ -1,0 +1,8 @@
+import type { Migration } from 'kysely/migration';
+import type { DialectKind } from '@yamori/db';
+import { initial } from './0001-initial.ts';
+
+/** Every migration, in order. Listed explicitly: no directory scanning. */
+export function serverMigrations(kind: DialectKind): Record<string, Migration> {
+  return { '0001_initial': initial(kind) };
+}

@@ -1,0 +1,73 @@
+import type { Kysely } from 'kysely';
+import type { CheckinRequest, CheckinResponse } from '@yamori/protocol';
+import type { DB } from '../../db-types.ts';
+import type { AgentContext } from '../../lib/request-context.ts';
+import { iso, type Clock } from '../../lib/time.ts';
+import { topics, type WakeupHub } from '../../lib/wakeups.ts';
+import { scopedRepos } from '../../tenant-scope.ts';
+import { deployedPolicyForGroup } from '../policies/policy-repository.ts';
+import type { VerdictUpdate } from '@yamori/protocol';
+
+export interface CheckinDeps {
+  db: Kysely<DB>;
+  wakeups: WakeupHub;
+  now: Clock;
+  maxWaitS: number;
+}
+
+/**
+ * The check-in long-poll: answers at once when the agent's policy revision differs from the
+ * deployed one, when commands are pending or verdicts changed; otherwise waits for a wake-up
+ * (in-process with SQLite, LISTEN/NOTIFY across instances with PostgreSQL) or the timeout.
+ */
+export function createCheckinService({ db, wakeups, now, maxWaitS }: CheckinDeps) {
+  async function collect(agent: AgentContext, req: CheckinRequest): Promise<CheckinResponse | null> {
+    const r = scopedRepos(db, agent.tenantId);
+    const [deployed, commands, verdicts] = await Promise.all([
+      deployedPolicyForGroup(db, agent.tenantId, agent.groupId),
+      r.commands.pendingAfter(agent.agentId, req.commandCursor),
+      r.verdicts.after(req.verdictCursor),
+    ]);
+    const policy = deployed && deployed.revisionId !== req.policyRevision ? { revision: deployed.revisionId, document: deployed.document } : null;
+    if (!policy && commands.length === 0 && verdicts.length === 0) return null;
+    return {
+      policy,
+      commands: commands.map(({ id, type, params, createdAt }) => ({ id, type, params, createdAt })),
+      commandCursor: commands.at(-1)?.seq ?? req.commandCursor,
+      verdicts: verdicts.map((v): VerdictUpdate => ({ sha256: v.sha256, verdict: v.verdict as VerdictUpdate['verdict'], source: v.source, seq: v.seq })),
+      verdictCursor: verdicts.at(-1)?.seq ?? req.verdictCursor,
+      serverTime: iso(now()),
+    };
+  }
+
+  const empty = (req: CheckinRequest): CheckinResponse => ({
+    policy: null,
+    commands: [],
+    commandCursor: req.commandCursor,
+    verdicts: [],
+    verdictCursor: req.verdictCursor,
+    serverTime: iso(now()),
+  });
+
+  return {
+    async checkin(agent: AgentContext, req: CheckinRequest, signal?: AbortSignal): Promise<CheckinResponse> {
+      await scopedRepos(db, agent.tenantId).agents.recordCheckin(agent.agentId, {
+        now: now(),
+        facts: req.facts,
+        health: req.health,
+        appliedRevision: req.applied?.policyRevision,
+        modes: req.applied?.modes,
+      });
+      const waiter = wakeups.listen([topics.policy(agent.tenantId), topics.agent(agent.agentId), topics.verdicts(agent.tenantId), topics.sharedVerdicts]);
+      try {
+        const first = await collect(agent, req);
+        if (first || req.waitS === 0) return first ?? empty(req);
+        await waiter.wait(Math.min(req.waitS, maxWaitS) * 1000, signal);
+        if (signal?.aborted) return empty(req);
+        return (await collect(agent, req)) ?? empty(req);
+      } finally {
+        waiter.dispose();
+      }
+    },
+  };
+}
