@@ -1,0 +1,18 @@
+export { buildIntelApp, API_PREFIX, type IntelAppDeps } from './app.ts';
+export { loadIntelConfig, type IntelConfig, type IntelConfigInput } from './config.ts';
+export { startIntelService } from './main.ts';
+export { openIntelDatabase } from './db/open.ts';
+export type { IntelDb } from './db/schema.ts';
+export { importFeed, parseFeed, type ImportRequest } from './feeds/import-service.ts';
+export { loadWarninglist } from './feeds/warninglist-files.ts';
+export { BUILTIN_WARNINGLISTS, createWarninglist } from './feeds/warninglist.ts';
+export { seedIndicators, ensureSource, listForExport } from './indicators/indicator-repository.ts';
+export { lookup } from './indicators/lookup.ts';
+export { normalise, detectType } from './indicators/normalise.ts';
+export { createOrg, listOrgs } from './orgs/org-repository.ts';
+export { addKey } from './orgs/routes.ts';
+export { renderStix } from './exports/stix-export.ts';
+export { renderSuricata } from './exports/suricata-export.ts';
+export { renderList } from './exports/list-export.ts';
+export { renderNft } from './exports/nft-export.ts';
+export type { ExportRow } from './exports/export-row.ts';
