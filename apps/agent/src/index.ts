@@ -15,3 +15,4 @@ export { buildHealth, createResourceSampler } from './health.ts';
 export { checkUninstall, verifyScryptPassword, hashScryptPassword } from './uninstall.ts';
 export { DEFAULT_STATE_DIR, FILES as STATE_FILES, loadIdentity, loadCaPem, loadCursors, loadStatus, type Identity, type AgentStatusFile } from './state.ts';
 export { writeFileAtomic, readJsonIfExists } from './atomic-file.ts';
+export * from './scan/index.ts';
