@@ -35,6 +35,8 @@ export interface AppDeps {
 
 export interface App {
   app: FastifyInstance;
+  /** Every route, as registered (the cross-tenant test walks them all). */
+  routes: ReadonlyArray<{ method: string; url: string }>;
   wakeups: WakeupHub;
   metrics: Metrics;
 }
@@ -56,6 +58,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // TypeBox validates bodies strictly (no type coercion, unknown fields refused); query strings are converted.
   registerAjvFormats();
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  const routes: Array<{ method: string; url: string }> = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routes.push({ method: m, url: r.url });
+  });
   const metrics = createMetrics();
   const wakeups = createWakeupHub(deps.database.notifier);
   app.addHook('onClose', async () => wakeups.close());
@@ -117,7 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         async (t) => {
           installTenantGuard(t, db);
           await t.register(settingsRoutes, { prefix: '/settings', now });
-          await t.register(userRoutes, { prefix: '/users', now });
+          await t.register(userRoutes, { prefix: '/users', db, now });
           await t.register(apiTokenRoutes, { prefix: '/tokens', now });
           await t.register(enrollmentTokenRoutes, { prefix: '/enrollment-tokens', ...enrollment });
           await t.register(groupRoutes, { prefix: '/groups', now, wakeups });
@@ -134,5 +140,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   );
 
   await app.ready();
-  return { app, wakeups, metrics };
+  return { app, routes, wakeups, metrics };
 }

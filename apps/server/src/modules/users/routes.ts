@@ -1,5 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
+import type { DB } from '../../db-types.ts';
+import { identityRepository } from './user-repository.ts';
 import { ApiToken, CreateApiToken, CreatedApiToken, CreateUser, Id, UpdateUser, User } from '@yamori/protocol';
 import { ConflictError, ForbiddenError, NotFoundError } from '../../lib/errors.ts';
 import { canGrant } from '../../lib/permissions.ts';
@@ -12,7 +15,7 @@ const UserParams = Type.Object({ tenantId: Id, userId: Id });
 const TokenParams = Type.Object({ tenantId: Id, tokenId: Id });
 
 /** `/api/v1/tenants/:tenantId/users`: the people with a role in this tenant. */
-export const userRoutes: FastifyPluginAsyncTypebox<{ now: Clock }> = async (app, { now }) => {
+export const userRoutes: FastifyPluginAsyncTypebox<{ db: Kysely<DB>; now: Clock }> = async (app, { db, now }) => {
   app.get('/', { config: { permission: 'read' }, schema: { tags: ['users'], response: { 200: Type.Array(User) } } }, async (req) =>
     tenantOf(req).repos.users.list(),
   );
@@ -46,7 +49,13 @@ export const userRoutes: FastifyPluginAsyncTypebox<{ now: Clock }> = async (app,
           if (!canGrant(t.role, req.body.role)) throw new ForbiddenError(`a ${t.role} cannot grant the role ${req.body.role}`);
           await r.users.setRole(before.id, req.body.role);
         }
-        if (req.body.disabled !== undefined) await r.users.setDisabled(before.id, req.body.disabled);
+        if (req.body.disabled !== undefined) {
+          // Disabling locks the person out everywhere: only for accounts that work in this tenant alone.
+          const everywhere = (await identityRepository(db).findById(before.id))?.memberships ?? [];
+          if (everywhere.some((m) => m.tenantId !== t.tenantId))
+            throw new ForbiddenError('this account also works in other tenants: remove it from this tenant instead of disabling it');
+          await r.users.setDisabled(before.id, req.body.disabled);
+        }
         const after = await r.users.get(before.id);
         if (!after) throw new NotFoundError('user');
         await r.audit.append({ actor: t.actor, action: 'user.updated', target: `user:${before.id}`, before, after, at: now() });
