@@ -50,16 +50,47 @@ function pdf(text: string): Buffer {
 
 export function decoyFiles(): DecoyFile[] {
   const csv = ['date,employee,gross,net'];
-  for (let i = 1; i <= 120; i++) csv.push(`2026-${String((i % 12) + 1).padStart(2, '0')}-28,employee${i},${4000 + i * 13},${2900 + i * 9}`);
+  for (let i = 1; i <= 120; i++)
+    csv.push(
+      `2026-${String((i % 12) + 1).padStart(2, '0')}-28,employee${i},${4000 + i * 13},${2900 + i * 9}`,
+    );
   return [
     { path: 'Documents/quarterly-report-2026Q3.pdf', content: pdf(prose(1, 700)) },
-    { path: 'Documents/supplier-contract.rtf', content: Buffer.from(`{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}}\n\\f0\\fs24 ${prose(2, 600)}\n}`) },
+    {
+      path: 'Documents/supplier-contract.rtf',
+      content: Buffer.from(`{\\rtf1\\ansi\\deff0 {\\fonttbl {\\f0 Times;}}\n\\f0\\fs24 ${prose(2, 600)}\n}`),
+    },
     { path: 'Documents/payroll-2026.csv', content: Buffer.from(`${csv.join('\n')}\n`) },
-    { path: 'Documents/board-minutes.html', content: Buffer.from(`<!DOCTYPE html>\n<html><head><title>Minutes</title></head><body><p>${prose(3, 600)}</p></body></html>\n`) },
-    { path: 'Pictures/logo.svg', content: Buffer.from(`<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">${'<rect x="10" y="10" width="20" height="20" fill="#336699"/>'.repeat(40)}</svg>\n`) },
+    {
+      path: 'Documents/board-minutes.html',
+      content: Buffer.from(
+        `<!DOCTYPE html>\n<html><head><title>Minutes</title></head><body><p>${prose(3, 600)}</p></body></html>\n`,
+      ),
+    },
+    {
+      path: 'Pictures/logo.svg',
+      content: Buffer.from(
+        `<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="200" height="200">${'<rect x="10" y="10" width="20" height="20" fill="#336699"/>'.repeat(40)}</svg>\n`,
+      ),
+    },
     { path: 'Desktop/notes.txt', content: Buffer.from(prose(4, 500)) },
-    { path: '.bashrc', content: Buffer.from('# ~/.bashrc\ncase $- in *i*) ;; *) return;; esac\nHISTSIZE=1000\nalias ll="ls -l"\n') },
-    { path: '.profile', content: Buffer.from('# ~/.profile\nif [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\n') },
-    { path: '.ssh/known_hosts', content: Buffer.from('git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n') },
+    {
+      path: '.bashrc',
+      content: Buffer.from(
+        '# ~/.bashrc\ncase $- in *i*) ;; *) return;; esac\nHISTSIZE=1000\nalias ll="ls -l"\n',
+      ),
+    },
+    {
+      path: '.profile',
+      content: Buffer.from(
+        '# ~/.profile\nif [ -n "$BASH_VERSION" ] && [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\n',
+      ),
+    },
+    {
+      path: '.ssh/known_hosts',
+      content: Buffer.from(
+        'git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n',
+      ),
+    },
   ];
 }

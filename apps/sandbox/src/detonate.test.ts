@@ -6,7 +6,16 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +33,13 @@ const jobIds: string[] = [];
 function job(bytes: Uint8Array, timeoutS = 6): SandboxJob {
   const id = `test-${process.pid}-${jobIds.length}`;
   jobIds.push(id);
-  return { id, sha256: createHash('sha256').update(bytes).digest('hex'), fileName: null, kind: 'elf', timeoutS };
+  return {
+    id,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    fileName: null,
+    kind: 'elf',
+    timeoutS,
+  };
 }
 
 function script(name: string, text: string): Buffer {
@@ -39,7 +54,8 @@ function sandboxUidProcesses(): string[] {
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      if (/^Uid:\s+65534\b/m.test(status) && !/^State:\s+Z/m.test(status)) left.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
+      if (/^Uid:\s+65534\b/m.test(status) && !/^State:\s+Z/m.test(status))
+        left.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
     } catch {
       // exited meanwhile
     }
@@ -50,7 +66,10 @@ function sandboxUidProcesses(): string[] {
 before(() => {
   if (skip) return;
   try {
-    execFileSync('bash', ['scripts/apt-ensure.sh', 'bubblewrap', 'strace', 'gcc'], { cwd: new URL('../../..', import.meta.url), stdio: 'inherit' });
+    execFileSync('bash', ['scripts/apt-ensure.sh', 'bubblewrap', 'strace', 'gcc'], {
+      cwd: new URL('../../..', import.meta.url),
+      stdio: 'inherit',
+    });
   } catch (e) {
     skip = `sandbox tools unavailable: ${(e as Error).message}`;
   }
@@ -61,10 +80,20 @@ after(() => {
   // Every run removes its cgroups, mounts and scratch; check, then clean up regardless.
   const leftovers = existsSync(runDir) ? readdirSync(runDir) : [];
   rmSync(runDir, { recursive: true, force: true });
-  const cgroups = ['/sys/fs/cgroup/yamori-sandbox', '/sys/fs/cgroup/pids/yamori-sandbox', '/sys/fs/cgroup/memory/yamori-sandbox', '/sys/fs/cgroup/cpu/yamori-sandbox', '/sys/fs/cgroup/unified/yamori-sandbox'];
-  const stale = cgroups.flatMap((c) => jobIds.filter((id) => existsSync(join(c, id))).map((id) => join(c, id)));
+  const cgroups = [
+    '/sys/fs/cgroup/yamori-sandbox',
+    '/sys/fs/cgroup/pids/yamori-sandbox',
+    '/sys/fs/cgroup/memory/yamori-sandbox',
+    '/sys/fs/cgroup/cpu/yamori-sandbox',
+    '/sys/fs/cgroup/unified/yamori-sandbox',
+  ];
+  const stale = cgroups.flatMap((c) =>
+    jobIds.filter((id) => existsSync(join(c, id))).map((id) => join(c, id)),
+  );
   for (const s of stale) rmSync(s, { recursive: false, force: true });
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').filter((l) => l.includes(runDir));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(runDir));
   assert.deepEqual({ leftovers, stale, mounts }, { leftovers: [], stale: [], mounts: [] });
 });
 
@@ -75,17 +104,38 @@ void test('test malware (cron + C2 + encryption) is scored malicious; its domain
   const bytes = readFileSync(bin);
   const started = performance.now();
   const { report, environment } = await detonateDetailed(bytes, job(bytes), options);
-  t.diagnostic(`detonation of the test program: ${Math.round(performance.now() - started)} ms (sample ran ${report.durationMs} ms)`);
-  t.diagnostic(`isolation: ${environment.isolation.join(' | ')}; refused: ${environment.refused.join(' | ') || 'nothing'}`);
+  t.diagnostic(
+    `detonation of the test program: ${Math.round(performance.now() - started)} ms (sample ran ${report.durationMs} ms)`,
+  );
+  t.diagnostic(
+    `isolation: ${environment.isolation.join(' | ')}; refused: ${environment.refused.join(' | ') || 'nothing'}`,
+  );
   parseWith(SandboxReport, report, 'report');
   assert.equal(report.status, 'completed', report.reason);
   assert.equal(report.verdict, 'malicious');
   const ids = report.signatures.map((s) => s.id);
-  for (const id of ['persistence.cron', 'network.dns', 'network.connect', 'network.http', 'ransomware.bulk-encrypt']) assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
+  for (const id of [
+    'persistence.cron',
+    'network.dns',
+    'network.connect',
+    'network.http',
+    'ransomware.bulk-encrypt',
+  ])
+    assert.ok(ids.includes(id), `${id} in ${ids.join(', ')}`);
   assert.ok(report.indicators.some((i) => i.type === 'domain' && i.value === 'c2.evil-test.example'));
-  assert.ok(report.indicators.some((i) => i.type === 'url' && i.value === 'http://c2.evil-test.example/gate.php?id=42'));
-  assert.ok(report.network.some((n) => n.kind === 'connect' && n.port === 443 && n.domain === 'c2.evil-test.example'));
-  assert.ok(report.files.some((f) => f.op === 'write' && f.path === '/home/alice/Documents/payroll-2026.csv' && f.sha256));
+  assert.ok(
+    report.indicators.some(
+      (i) => i.type === 'url' && i.value === 'http://c2.evil-test.example/gate.php?id=42',
+    ),
+  );
+  assert.ok(
+    report.network.some((n) => n.kind === 'connect' && n.port === 443 && n.domain === 'c2.evil-test.example'),
+  );
+  assert.ok(
+    report.files.some(
+      (f) => f.op === 'write' && f.path === '/home/alice/Documents/payroll-2026.csv' && f.sha256,
+    ),
+  );
   assert.deepEqual(sandboxUidProcesses(), []);
 });
 
@@ -105,13 +155,19 @@ void test('a benign program (ls) is scored benign', async (t) => {
 
 void test('a fork bomb ends at the wall clock with the pids limit reported, and leaves nothing behind', async (t) => {
   if (skip) return t.skip(skip);
-  const bytes = script('forkbomb.py', '#!/usr/bin/python3\nimport os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n');
+  const bytes = script(
+    'forkbomb.py',
+    '#!/usr/bin/python3\nimport os, time\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        time.sleep(0.05)\n',
+  );
   const { report } = await detonateDetailed(bytes, job(bytes, 4), options);
   parseWith(SandboxReport, report, 'report');
   assert.equal(report.status, 'timeout');
   assert.match(report.reason ?? '', /process limit \(64\) reached/);
   assert.ok(report.signatures.some((s) => s.id === 'resource.fork-bomb'));
-  assert.ok(report.processes.length > 1 && report.processes.length <= 64 + 8, `${report.processes.length} processes`);
+  assert.ok(
+    report.processes.length > 1 && report.processes.length <= 64 + 8,
+    `${report.processes.length} processes`,
+  );
   assert.deepEqual(sandboxUidProcesses(), []);
 });
 
@@ -172,8 +228,14 @@ void test('isolation: no host files, no host loopback, no real network — and e
     const cred = report.signatures.find((s) => s.id === 'credential.sensitive-read');
     assert.match(cred?.evidence ?? '', /\/etc\/shadow/);
     assert.ok(cred?.evidence?.includes(planted));
-    assert.ok(report.network.some((n) => n.kind === 'connect' && n.ip === '127.0.0.1' && n.port === port), 'host-loopback attempt recorded');
-    assert.ok(report.network.some((n) => n.kind === 'http' && n.ip === '93.184.216.34'), 'internet attempt landed in the sink');
+    assert.ok(
+      report.network.some((n) => n.kind === 'connect' && n.ip === '127.0.0.1' && n.port === port),
+      'host-loopback attempt recorded',
+    );
+    assert.ok(
+      report.network.some((n) => n.kind === 'http' && n.ip === '93.184.216.34'),
+      'internet attempt landed in the sink',
+    );
     assert.ok(report.signatures.some((s) => s.id === 'network.local-service'));
   } finally {
     server.close();
@@ -197,6 +259,9 @@ void test('other file types are refused; a crash, a full disk end as reports', a
   const fill = script('fill.sh', '#!/bin/sh\ncat /dev/zero > "$HOME/fill"\necho "rc=$?"\n');
   const filled = await detonateDetailed(fill, job(fill), { ...options, scratchBytes: 16 * 1024 * 1024 });
   parseWith(SandboxReport, filled.report, 'report');
-  assert.ok(['completed', 'crashed'].includes(filled.report.status), `${filled.report.status} ${filled.report.reason ?? ''}`);
+  assert.ok(
+    ['completed', 'crashed'].includes(filled.report.status),
+    `${filled.report.status} ${filled.report.reason ?? ''}`,
+  );
   assert.ok(filled.report.files.some((f) => f.path === '/home/alice/fill'));
 });

@@ -19,7 +19,20 @@
 import { spawn, execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { access, chmod, chown, lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  open,
+  readFile,
+  readdir,
+  readlink,
+  rm,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,12 +82,49 @@ export interface DetonationDetails {
 export const SAMPLE_PATH = '/sandbox/sample';
 const RESOLVER = '127.0.0.1';
 const TRACE_SET = [
-  'execve', 'execveat', 'clone', 'clone3', 'fork', 'vfork',
-  'open', 'openat', 'openat2', 'creat', 'unlink', 'unlinkat', 'rmdir', 'rename', 'renameat', 'renameat2',
-  'link', 'linkat', 'symlink', 'symlinkat', 'chmod', 'fchmod', 'fchmodat',
-  'connect', 'sendto', 'sendmsg',
-  'setuid', 'setgid', 'setreuid', 'setregid', 'setresuid', 'setresgid', 'setfsuid', 'setfsgid', 'setgroups', 'capset',
-  'ptrace', 'mount', 'unshare', 'setns', 'bpf', 'init_module', 'finit_module',
+  'execve',
+  'execveat',
+  'clone',
+  'clone3',
+  'fork',
+  'vfork',
+  'open',
+  'openat',
+  'openat2',
+  'creat',
+  'unlink',
+  'unlinkat',
+  'rmdir',
+  'rename',
+  'renameat',
+  'renameat2',
+  'link',
+  'linkat',
+  'symlink',
+  'symlinkat',
+  'chmod',
+  'fchmod',
+  'fchmodat',
+  'connect',
+  'sendto',
+  'sendmsg',
+  'setuid',
+  'setgid',
+  'setreuid',
+  'setregid',
+  'setresuid',
+  'setresgid',
+  'setfsuid',
+  'setfsgid',
+  'setgroups',
+  'capset',
+  'ptrace',
+  'mount',
+  'unshare',
+  'setns',
+  'bpf',
+  'init_module',
+  'finit_module',
 ];
 /**
  * PID 1 of the sandbox: runs the sample and reaps every process until none is left, so a
@@ -87,11 +137,19 @@ const INIT_SCRIPT =
 const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 const MAX_OUTPUT = 64 * 1024;
 
-export async function detonate(sample: Uint8Array, job: SandboxJob, options: DetonateOptions = {}): Promise<SandboxReport> {
+export async function detonate(
+  sample: Uint8Array,
+  job: SandboxJob,
+  options: DetonateOptions = {},
+): Promise<SandboxReport> {
   return (await detonateDetailed(sample, job, options)).report;
 }
 
-export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, options: DetonateOptions = {}): Promise<DetonationDetails> {
+export async function detonateDetailed(
+  sample: Uint8Array,
+  job: SandboxJob,
+  options: DetonateOptions = {},
+): Promise<DetonationDetails> {
   const env: DetonationEnvironment = { isolation: [], refused: [], limits: 'none' };
   const started = performance.now();
   const done = (report: SandboxReport, extra: Partial<DetonationDetails> = {}): DetonationDetails => ({
@@ -105,13 +163,34 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
   const cls = classifySample(sample);
   if (!cls.ok) return done(emptyReport('refused', cls.reason));
 
-  const tools = await findTools(['strace', 'bwrap', 'nsenter', 'unshare', 'ip', 'setpriv', 'prlimit', 'mount', 'umount']);
-  const missing = Object.entries(tools).filter(([, p]) => p === null).map(([n]) => n);
+  const tools = await findTools([
+    'strace',
+    'bwrap',
+    'nsenter',
+    'unshare',
+    'ip',
+    'setpriv',
+    'prlimit',
+    'mount',
+    'umount',
+  ]);
+  const missing = Object.entries(tools)
+    .filter(([, p]) => p === null)
+    .map(([n]) => n);
   if (missing.length > 0) {
-    const hint = missing.includes('bwrap') || missing.includes('strace') ? ' (bash scripts/apt-ensure.sh bubblewrap strace)' : '';
+    const hint =
+      missing.includes('bwrap') || missing.includes('strace')
+        ? ' (bash scripts/apt-ensure.sh bubblewrap strace)'
+        : '';
     return done(emptyReport('error', `sandbox tools missing: ${missing.join(', ')}${hint}`));
   }
-  if (process.getuid?.() !== 0) return done(emptyReport('error', 'the detonation worker must run as root (it builds namespaces, cgroups and tmpfs mounts, then drops to an unprivileged uid)'));
+  if (process.getuid?.() !== 0)
+    return done(
+      emptyReport(
+        'error',
+        'the detonation worker must run as root (it builds namespaces, cgroups and tmpfs mounts, then drops to an unprivileged uid)',
+      ),
+    );
   const t = tools as Record<string, string>;
 
   const o = {
@@ -133,16 +212,44 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
     // ---- filesystem
     const workDir = options.workDir ?? tmpdir();
     const blocked = await untraversable(workDir);
-    if (blocked) return done(emptyReport('error', `${blocked} is not searchable by others (o+x): bwrap, running as the sample uid, could not reach the scratch area under ${workDir}`));
+    if (blocked)
+      return done(
+        emptyReport(
+          'error',
+          `${blocked} is not searchable by others (o+x): bwrap, running as the sample uid, could not reach the scratch area under ${workDir}`,
+        ),
+      );
     const base = await mkdtemp(join(workDir, 'yamori-sandbox-'));
     cleanups.push(() => rm(base, { recursive: true, force: true }));
-    if ((await run(t['mount'] ?? 'mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0711,nosuid,nodev', 'yamori-sandbox', base])).code === 0) {
+    if (
+      (
+        await run(t['mount'] ?? 'mount', [
+          '-t',
+          'tmpfs',
+          '-o',
+          'size=256m,mode=0711,nosuid,nodev',
+          'yamori-sandbox',
+          base,
+        ])
+      ).code === 0
+    ) {
       cleanups.push(() => run(t['umount'] ?? 'umount', ['-l', base]));
     } else env.refused.push('could not mount the per-run tmpfs: trace and scratch share the host /tmp');
     await chmod(base, 0o711);
     const scratch = join(base, 'scratch');
     await mkdir(scratch, { mode: 0o755 });
-    if ((await run(t['mount'] ?? 'mount', ['-t', 'tmpfs', '-o', `size=${o.scratchBytes},mode=0755,nosuid,nodev`, 'yamori-scratch', scratch])).code === 0) {
+    if (
+      (
+        await run(t['mount'] ?? 'mount', [
+          '-t',
+          'tmpfs',
+          '-o',
+          `size=${o.scratchBytes},mode=0755,nosuid,nodev`,
+          'yamori-scratch',
+          scratch,
+        ])
+      ).code === 0
+    ) {
       cleanups.push(() => run(t['umount'] ?? 'umount', ['-l', scratch]));
       env.isolation.push(`scratch home and /tmp on a ${Math.round(o.scratchBytes / 1048576)} MiB tmpfs`);
     } else env.refused.push('scratch tmpfs mount failed: the scratch area is not size-limited');
@@ -177,13 +284,19 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
       'nsswitch.conf': 'passwd: files\ngroup: files\nhosts: files dns\n',
       hostname: `${o.hostname}\n`,
     };
-    for (const [name, text] of Object.entries(etcFiles)) await writeFile(join(etc, name), text, { mode: 0o644 });
+    for (const [name, text] of Object.entries(etcFiles))
+      await writeFile(join(etc, name), text, { mode: 0o644 });
 
     // ---- network namespace with the sinks
     const sink = await startSink(t, o.sinkUid, o.sinkGid);
     cleanups.push(() => sink.stop());
-    env.isolation.push('network namespace with loopback only; every address routed to in-namespace DNS/HTTP/TLS sinks');
-    if (sink.ipv6Refused) env.refused.push('IPv6 catch-all route refused in the sandbox netns (IPv6 connects fail instead of reaching a sink)');
+    env.isolation.push(
+      'network namespace with loopback only; every address routed to in-namespace DNS/HTTP/TLS sinks',
+    );
+    if (sink.ipv6Refused)
+      env.refused.push(
+        'IPv6 catch-all route refused in the sandbox netns (IPv6 connects fail instead of reaching a sink)',
+      );
 
     // ---- limits
     const limits = await createLimits(job.id, o.limits);
@@ -205,12 +318,18 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
       const fh = await open(f, 'r');
       cleanups.push(() => fh.close());
       seccompFd = fh.fd;
-      env.isolation.push('seccomp deny-list (module/kexec/bpf/perf/userfaultfd/keyring/io_uring/mount/namespace calls → EPERM, x32 denied, foreign ABIs killed)');
+      env.isolation.push(
+        'seccomp deny-list (module/kexec/bpf/perf/userfaultfd/keyring/io_uring/mount/namespace calls → EPERM, x32 denied, foreign ABIs killed)',
+      );
     } else env.refused.push(`no seccomp syscall table for ${process.arch}`);
 
     // ---- the chain
-    const init = await access('/usr/bin/perl', constants.X_OK).then(() => '/usr/bin/perl', () => null);
-    if (!init) env.refused.push('no /usr/bin/perl for the in-sandbox init: the run ends when the main process exits');
+    const init = await access('/usr/bin/perl', constants.X_OK).then(
+      () => '/usr/bin/perl',
+      () => null,
+    );
+    if (!init)
+      env.refused.push('no /usr/bin/perl for the in-sandbox init: the run ends when the main process exits');
     const trace = join(base, 'trace');
     const bwrap = await bwrapArgs({
       sampleUid: o.sampleUid,
@@ -229,13 +348,48 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
       `bubblewrap: user, pid, ipc, uts, cgroup namespaces; read-only root from /usr; uid ${o.sampleUid}; no capabilities; no_new_privs; no nested user namespaces`,
     );
     const argv = [
-      '-f', '-ttt', '-q', '-y', '--pidns-translation', '-s', '256', '-e', `trace=${TRACE_SET.join(',')}`, '-o', trace, '--',
-      t['nsenter'] ?? 'nsenter', `--net=/proc/${sink.pid}/ns/net`, '--',
-      '/bin/sh', '-c', 'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"', 'sh',
-      ...limits.procFiles, '--',
-      t['prlimit'] ?? 'prlimit', '--core=0', `--fsize=${o.scratchBytes}`, '--nofile=1024', `--cpu=${o.wallClockS + 5}`, ...limits.prlimitArgs, '--',
-      t['setpriv'] ?? 'setpriv', '--reuid', String(o.sampleUid), '--regid', String(o.sampleGid), '--clear-groups', '--no-new-privs', '--inh-caps=-all', '--bounding-set=-all', '--',
-      t['bwrap'] ?? 'bwrap', ...bwrap, ...(init ? ['--as-pid-1', '--', init, '-e', INIT_SCRIPT] : ['--']), SAMPLE_PATH,
+      '-f',
+      '-ttt',
+      '-q',
+      '-y',
+      '--pidns-translation',
+      '-s',
+      '256',
+      '-e',
+      `trace=${TRACE_SET.join(',')}`,
+      '-o',
+      trace,
+      '--',
+      t['nsenter'] ?? 'nsenter',
+      `--net=/proc/${sink.pid}/ns/net`,
+      '--',
+      '/bin/sh',
+      '-c',
+      'while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo $$ > "$1" || exit 97; shift; done; shift; exec "$@"',
+      'sh',
+      ...limits.procFiles,
+      '--',
+      t['prlimit'] ?? 'prlimit',
+      '--core=0',
+      `--fsize=${o.scratchBytes}`,
+      '--nofile=1024',
+      `--cpu=${o.wallClockS + 5}`,
+      ...limits.prlimitArgs,
+      '--',
+      t['setpriv'] ?? 'setpriv',
+      '--reuid',
+      String(o.sampleUid),
+      '--regid',
+      String(o.sampleGid),
+      '--clear-groups',
+      '--no-new-privs',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--',
+      t['bwrap'] ?? 'bwrap',
+      ...bwrap,
+      ...(init ? ['--as-pid-1', '--', init, '-e', INIT_SCRIPT] : ['--']),
+      SAMPLE_PATH,
     ];
     o.log(`detonating ${job.sha256} (${cls.kind}) for at most ${o.wallClockS}s`);
     const t0 = performance.now();
@@ -244,8 +398,8 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
       stdio: ['ignore', 'pipe', 'pipe', ...(seccompFd === null ? [] : [seccompFd])],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
     });
-    const stdout = capture(child.stdout);
-    const stderr = capture(child.stderr);
+    const stdout = capture(child.stdout as NodeJS.ReadableStream);
+    const stderr = capture(child.stderr as NodeJS.ReadableStream);
     const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
     let wallClockHit = false;
     const killTree = async (): Promise<void> => {
@@ -288,7 +442,8 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
     if (pidsLimitHit || behaviour.forkFailures > 0) {
       reason = `${reason ? `${reason}; ` : ''}process limit (${o.limits.pids}) reached, ${behaviour.forkFailures} fork/clone calls refused`;
     }
-    if (traceText.truncated) reason = `${reason ? `${reason}; ` : ''}trace truncated at ${MAX_TRACE_BYTES} bytes`;
+    if (traceText.truncated)
+      reason = `${reason ? `${reason}; ` : ''}trace truncated at ${MAX_TRACE_BYTES} bytes`;
     const domains = new Map<string, string>();
     for (const s of sinks) if (s.kind === 'dns' && s.ip) domains.set(s.ip, s.domain);
     const report = buildReport({
@@ -302,10 +457,18 @@ export async function detonateDetailed(sample: Uint8Array, job: SandboxJob, opti
       env: { home, samplePath: SAMPLE_PATH, resolver: RESOLVER, hostname: o.hostname },
       domainFor: (ip) => domains.get(ip) ?? null,
     });
-    o.log(`${job.sha256}: ${report.status} ${report.verdict} ${report.score} in ${Math.round(performance.now() - started)} ms`);
+    o.log(
+      `${job.sha256}: ${report.status} ${report.verdict} ${report.score} in ${Math.round(performance.now() - started)} ms`,
+    );
     return done(report, { stdout: stdout.text(), stderr: stderr.text(), traceBytes: traceText.size });
   } catch (e) {
-    return done(emptyReport('error', `detonation failed: ${(e as Error).message}`, Math.round(performance.now() - started)));
+    return done(
+      emptyReport(
+        'error',
+        `detonation failed: ${(e as Error).message}`,
+        Math.round(performance.now() - started),
+      ),
+    );
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
@@ -330,10 +493,25 @@ interface BwrapPlan {
 /** bwrap arguments: a fresh read-only root made of /usr (+ the merged-usr links), synthetic /etc, scratch home and /tmp. */
 export async function bwrapArgs(p: BwrapPlan): Promise<string[]> {
   const a = [
-    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', '--disable-userns',
-    '--uid', String(p.sampleUid), '--gid', String(p.sampleGid), '--hostname', p.hostname,
-    '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
-    '--ro-bind', '/usr', '/usr',
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    '--disable-userns',
+    '--uid',
+    String(p.sampleUid),
+    '--gid',
+    String(p.sampleGid),
+    '--hostname',
+    p.hostname,
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--ro-bind',
+    '/usr',
+    '/usr',
   ];
   for (const top of ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32']) {
     const st = await lstat(`/${top}`).catch(() => null);
@@ -343,18 +521,55 @@ export async function bwrapArgs(p: BwrapPlan): Promise<string[]> {
   }
   a.push('--dir', '/etc');
   for (const f of p.etcFiles) a.push('--ro-bind', join(p.etc, f), `/etc/${f}`);
-  for (const f of ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'alternatives', 'localtime']) a.push('--ro-bind-try', `/etc/${f}`, `/etc/${f}`);
+  for (const f of ['ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'alternatives', 'localtime'])
+    a.push('--ro-bind-try', `/etc/${f}`, `/etc/${f}`);
   a.push(
-    '--proc', '/proc', '--dev', '/dev',
-    '--dir', '/home', '--bind', p.hostHome, p.home,
-    '--bind', p.hostTmp, '/tmp',
-    '--dir', '/var', '--symlink', '../tmp', '/var/tmp', '--dir', '/run',
-    '--ro-bind', p.hostSampleDir, '/sandbox',
-    '--chdir', p.home,
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--dir',
+    '/home',
+    '--bind',
+    p.hostHome,
+    p.home,
+    '--bind',
+    p.hostTmp,
+    '/tmp',
+    '--dir',
+    '/var',
+    '--symlink',
+    '../tmp',
+    '/var/tmp',
+    '--dir',
+    '/run',
+    '--ro-bind',
+    p.hostSampleDir,
+    '/sandbox',
+    '--chdir',
+    p.home,
     '--clearenv',
-    '--setenv', 'HOME', p.home, '--setenv', 'USER', p.user, '--setenv', 'LOGNAME', p.user,
-    '--setenv', 'PATH', '/usr/local/bin:/usr/bin:/bin', '--setenv', 'SHELL', '/bin/bash',
-    '--setenv', 'LANG', 'C.UTF-8', '--setenv', 'TERM', 'xterm',
+    '--setenv',
+    'HOME',
+    p.home,
+    '--setenv',
+    'USER',
+    p.user,
+    '--setenv',
+    'LOGNAME',
+    p.user,
+    '--setenv',
+    'PATH',
+    '/usr/local/bin:/usr/bin:/bin',
+    '--setenv',
+    'SHELL',
+    '/bin/bash',
+    '--setenv',
+    'LANG',
+    'C.UTF-8',
+    '--setenv',
+    'TERM',
+    'xterm',
   );
   if (p.seccompFd !== null) a.push('--seccomp', String(p.seccompFd));
   a.push('--remount-ro', '/');
@@ -379,7 +594,12 @@ async function findTools(names: string[]): Promise<Record<string, string | null>
     out[n] = null;
     for (const d of dirs) {
       const p = `${d}/${n}`;
-      if (await access(p, constants.X_OK).then(() => true, () => false)) {
+      if (
+        await access(p, constants.X_OK).then(
+          () => true,
+          () => false,
+        )
+      ) {
         out[n] = p;
         break;
       }
@@ -391,7 +611,11 @@ async function findTools(names: string[]): Promise<Record<string, string | null>
 function run(cmd: string, args: string[], timeoutMs = 10_000): Promise<{ code: number; stderr: string }> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs }, (err, _stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? Number((err as { code?: unknown }).code) : 1) : 0;
+      const code = err
+        ? typeof (err as { code?: unknown }).code === 'number'
+          ? Number((err as { code?: unknown }).code)
+          : 1
+        : 0;
       resolve({ code, stderr: String(stderr) });
     });
   });
@@ -406,9 +630,13 @@ interface Sink {
 
 async function startSink(t: Record<string, string>, uid: number, gid: number): Promise<Sink> {
   const script = fileURLToPath(new URL('./net-sink.ts', import.meta.url));
-  const proc = spawn(t['unshare'] ?? 'unshare', ['--net', '--', process.execPath, '--no-warnings', script, '--uid', String(uid), '--gid', String(gid)], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    t['unshare'] ?? 'unshare',
+    ['--net', '--', process.execPath, '--no-warnings', script, '--uid', String(uid), '--gid', String(gid)],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
   const events: SinkEvent[] = [];
   let buf = '';
   let resolveReady: (ok: boolean) => void = () => undefined;
@@ -423,7 +651,11 @@ async function startSink(t: Record<string, string>, uid: number, gid: number): P
       try {
         const rec = JSON.parse(line) as { kind?: string };
         if (rec.kind === 'ready') resolveReady(true);
-        else if ((rec.kind === 'dns' || rec.kind === 'http' || rec.kind === 'tls' || rec.kind === 'connect') && events.length < 4096) events.push(rec as SinkEvent);
+        else if (
+          (rec.kind === 'dns' || rec.kind === 'http' || rec.kind === 'tls' || rec.kind === 'connect') &&
+          events.length < 4096
+        )
+          events.push(rec as SinkEvent);
       } catch {
         // not ours
       }
@@ -526,7 +758,10 @@ async function hardStop(pid: number | undefined, closed: Promise<void>): Promise
   await Promise.race([closed, sleep(2000)]);
 }
 
-async function readCapped(file: string, max: number): Promise<{ text: string; size: number; truncated: boolean }> {
+async function readCapped(
+  file: string,
+  max: number,
+): Promise<{ text: string; size: number; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let total = 0;
@@ -576,7 +811,9 @@ async function snapshot(areas: { host: string; inside: string }[]): Promise<Map<
           sha256: createHash('sha256').update(bytes).digest('hex'),
           entropy: shannonEntropy(bytes),
           size: bytes.length,
-          executable: (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) || (bytes[0] === 0x23 && bytes[1] === 0x21),
+          executable:
+            (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) ||
+            (bytes[0] === 0x23 && bytes[1] === 0x21),
         });
       }
     }
@@ -597,7 +834,11 @@ async function readHead(file: string, max: number): Promise<Buffer> {
   }
 }
 
-function diff(before: Map<string, FileState>, after: Map<string, FileState>, decoys: Set<string>): FileChange[] {
+function diff(
+  before: Map<string, FileState>,
+  after: Map<string, FileState>,
+  decoys: Set<string>,
+): FileChange[] {
   const out: FileChange[] = [];
   for (const [path, a] of after) {
     const b = before.get(path);
@@ -615,7 +856,16 @@ function diff(before: Map<string, FileState>, after: Map<string, FileState>, dec
   }
   for (const [path, b] of before) {
     if (after.has(path)) continue;
-    out.push({ path, state: 'deleted', decoy: decoys.has(path), sizeAfter: null, entropyBefore: b.entropy, entropyAfter: null, sha256After: null, executable: false });
+    out.push({
+      path,
+      state: 'deleted',
+      decoy: decoys.has(path),
+      sizeAfter: null,
+      entropyBefore: b.entropy,
+      entropyAfter: null,
+      sha256After: null,
+      executable: false,
+    });
   }
   return out;
 }

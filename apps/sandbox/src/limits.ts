@@ -110,7 +110,8 @@ async function tryV2(root: string, id: string, spec: LimitSpec): Promise<Limits 
     prlimitArgs: [],
     note: null,
     pidsLimitHit: async () => eventCount(`${dir}/pids.events`, 'max'),
-    memoryLimitHit: async () => (await eventCount(`${dir}/memory.events`, 'max')) || eventCount(`${dir}/memory.events`, 'oom_kill'),
+    memoryLimitHit: async () =>
+      (await eventCount(`${dir}/memory.events`, 'max')) || eventCount(`${dir}/memory.events`, 'oom_kill'),
     killAll,
     remove: async () => {
       await killAll();
@@ -120,7 +121,8 @@ async function tryV2(root: string, id: string, spec: LimitSpec): Promise<Limits 
 }
 
 async function tryV1(mounts: Mount[], id: string, spec: LimitSpec): Promise<Limits | null> {
-  const find = (c: string): string | null => mounts.find((m) => m.fstype === 'cgroup' && m.options.includes(c))?.path ?? null;
+  const find = (c: string): string | null =>
+    mounts.find((m) => m.fstype === 'cgroup' && m.options.includes(c))?.path ?? null;
   const pidsRoot = find('pids');
   const memRoot = find('memory');
   const cpuRoot = find('cpu');
@@ -140,7 +142,9 @@ async function tryV1(mounts: Mount[], id: string, spec: LimitSpec): Promise<Limi
     if (memRoot) {
       memDir = await made(memRoot);
       await writeFile(`${memDir}/memory.limit_in_bytes`, String(spec.memoryBytes));
-      await writeFile(`${memDir}/memory.memsw.limit_in_bytes`, String(spec.memoryBytes)).catch(() => undefined);
+      await writeFile(`${memDir}/memory.memsw.limit_in_bytes`, String(spec.memoryBytes)).catch(
+        () => undefined,
+      );
     } else notes.push('no memory controller (v1): RLIMIT_AS used');
     if (cpuRoot && cpuRoot !== memRoot && cpuRoot !== pidsRoot) {
       const c = await made(cpuRoot);

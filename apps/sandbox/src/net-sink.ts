@@ -26,8 +26,8 @@ import {
 } from './sink-protocols.ts';
 
 export const SINK_TCP_PORTS = [
-  21, 22, 23, 25, 53, 80, 110, 143, 443, 445, 465, 587, 993, 995, 1080, 1337, 3128, 3389, 4444, 5555, 6667, 8000,
-  8080, 8443, 8888, 9001, 31337,
+  21, 22, 23, 25, 53, 80, 110, 143, 443, 445, 465, 587, 993, 995, 1080, 1337, 3128, 3389, 4444, 5555, 6667,
+  8000, 8080, 8443, 8888, 9001, 31337,
 ];
 
 function emit(rec: Record<string, unknown>): void {
@@ -64,7 +64,8 @@ async function main(): Promise<void> {
       if (done) return;
       done = true;
       emit(rec ?? { kind: 'connect', ip, port, domain });
-      if (rec?.['kind'] === 'http') sock.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      if (rec?.['kind'] === 'http')
+        sock.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       else sock.destroy();
     };
     sock.setTimeout(3000, () => finish(null));
@@ -81,7 +82,15 @@ async function main(): Promise<void> {
       if (head === undefined && buf.length < 32768) return;
       if (head) {
         const url = httpUrl(head, domain ?? ip, port === 443 || port === 8443 ? 'https' : 'http');
-        finish({ kind: 'http', ip, port, domain: head.host?.replace(/:\d+$/, '') ?? domain, url, method: head.method, userAgent: head.userAgent });
+        finish({
+          kind: 'http',
+          ip,
+          port,
+          domain: head.host?.replace(/:\d+$/, '') ?? domain,
+          url,
+          method: head.method,
+          userAgent: head.userAgent,
+        });
       } else finish(null);
     });
   };

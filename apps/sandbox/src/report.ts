@@ -20,7 +20,9 @@ const NOISE = /^\/(?:dev|proc|sys)\//;
 export function buildReport(input: ReportInput): SandboxReport {
   const { signatures, score, verdict } = scoreBehaviour(input);
   const b = input.behaviour;
-  const hashes = new Map(input.changes.filter((c) => c.sha256After).map((c) => [c.path, c.sha256After ?? '']));
+  const hashes = new Map(
+    input.changes.filter((c) => c.sha256After).map((c) => [c.path, c.sha256After ?? '']),
+  );
 
   const files: ReportFile[] = [];
   const seenFile = new Set<string>();
@@ -31,7 +33,12 @@ export function buildReport(input: ReportInput): SandboxReport {
     if (seenFile.has(key)) continue;
     seenFile.add(key);
     const rec: ReportFile = { path: path.slice(0, 4096), op: f.op };
-    const sha = f.op === 'write' || f.op === 'chmod_exec' ? hashes.get(f.path) : f.op === 'rename' && f.to ? hashes.get(f.to) : undefined;
+    const sha =
+      f.op === 'write' || f.op === 'chmod_exec'
+        ? hashes.get(f.path)
+        : f.op === 'rename' && f.to
+          ? hashes.get(f.to)
+          : undefined;
     if (sha) rec.sha256 = sha;
     files.push(rec);
   }
@@ -45,9 +52,16 @@ export function buildReport(input: ReportInput): SandboxReport {
     network.push(n);
   };
   for (const s of input.sinks) {
-    if (s.kind === 'dns') pushNet({ kind: 'dns', domain: s.domain.slice(0, 253), ...(s.ip ? { ip: s.ip } : {}) });
+    if (s.kind === 'dns')
+      pushNet({ kind: 'dns', domain: s.domain.slice(0, 253), ...(s.ip ? { ip: s.ip } : {}) });
     else if (s.kind === 'http')
-      pushNet({ kind: 'http', ip: s.ip, port: s.port, url: s.url.slice(0, 2048), ...(s.domain ? { domain: s.domain.slice(0, 253) } : {}) });
+      pushNet({
+        kind: 'http',
+        ip: s.ip,
+        port: s.port,
+        url: s.url.slice(0, 2048),
+        ...(s.domain ? { domain: s.domain.slice(0, 253) } : {}),
+      });
     else if (s.kind === 'tls') {
       const domain = s.sni ?? s.domain;
       pushNet({ kind: 'tls', ip: s.ip, port: s.port, ...(domain ? { domain: domain.slice(0, 253) } : {}) });
@@ -74,9 +88,12 @@ export function buildReport(input: ReportInput): SandboxReport {
     indicators.push({ type, value });
   };
   for (const n of network) {
-    if (n.domain && isIndicatorDomain(n.domain, input.env.hostname)) pushInd('domain', n.domain.toLowerCase());
+    if (n.domain && isIndicatorDomain(n.domain, input.env.hostname))
+      pushInd('domain', n.domain.toLowerCase());
   }
-  for (const n of network) if (n.kind === 'http' && n.url && n.domain && isIndicatorDomain(n.domain, input.env.hostname)) pushInd('url', n.url);
+  for (const n of network)
+    if (n.kind === 'http' && n.url && n.domain && isIndicatorDomain(n.domain, input.env.hostname))
+      pushInd('url', n.url);
   for (const n of network) if (n.ip && isPublicIp(n.ip)) pushInd('ip', n.ip);
   for (const c of input.changes) {
     if (c.state !== 'deleted' && !c.decoy && c.executable && c.sha256After) pushInd('sha256', c.sha256After);

@@ -39,7 +39,11 @@ void test('entropy: decoys are low, random bytes are high; decoys carry valid he
   assert.ok(shannonEntropy(randomBytes(4096)) > HIGH_ENTROPY);
   const decoys = decoyFiles();
   for (const d of decoys) assert.ok(shannonEntropy(d.content) < 6, `${d.path} must be low-entropy`);
-  const byExt = (ext: string) => decoys.find((d) => d.path.endsWith(ext))?.content.subarray(0, 8).toString('latin1');
+  const byExt = (ext: string) =>
+    decoys
+      .find((d) => d.path.endsWith(ext))
+      ?.content.subarray(0, 8)
+      .toString('latin1');
   assert.equal(byExt('.pdf')?.slice(0, 5), '%PDF-');
   assert.equal(byExt('.rtf')?.slice(0, 5), '{\\rtf');
   assert.equal(shannonEntropy(new Uint8Array()), 0);

@@ -21,12 +21,17 @@ export function classifySample(bytes: Uint8Array, arch: string = process.arch): 
   if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
     if (bytes.length < 20) return { ok: false, reason: 'truncated ELF header' };
     const little = bytes[5] === 1;
-    const machine = little ? (bytes[18] ?? 0) | ((bytes[19] ?? 0) << 8) : ((bytes[18] ?? 0) << 8) | (bytes[19] ?? 0);
+    const machine = little
+      ? (bytes[18] ?? 0) | ((bytes[19] ?? 0) << 8)
+      : ((bytes[18] ?? 0) << 8) | (bytes[19] ?? 0);
     const type = little ? (bytes[16] ?? 0) : (bytes[17] ?? 0);
     if (type !== 2 && type !== 3) return { ok: false, reason: `ELF type ${type} is not an executable` };
     const here = ELF_MACHINES[arch];
     if (here !== undefined && machine !== here) {
-      return { ok: false, reason: `ELF for machine 0x${machine.toString(16)} cannot run on this ${arch} worker` };
+      return {
+        ok: false,
+        reason: `ELF for machine 0x${machine.toString(16)} cannot run on this ${arch} worker`,
+      };
     }
     return { ok: true, kind: 'elf', machine };
   }
@@ -42,7 +47,10 @@ export function classifySample(bytes: Uint8Array, arch: string = process.arch): 
     for (const [re, language] of LANGUAGES) {
       if (re.test(base)) return { ok: true, kind: 'script', interpreter: interp, language };
     }
-    return { ok: false, reason: `script interpreter "${base || '(none)'}" is not supported (shell, Python, Perl)` };
+    return {
+      ok: false,
+      reason: `script interpreter "${base || '(none)'}" is not supported (shell, Python, Perl)`,
+    };
   }
   return { ok: false, reason: 'not an ELF executable or a shell/Python/Perl script with a #! line' };
 }

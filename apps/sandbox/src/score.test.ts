@@ -2,14 +2,29 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SandboxReport, parseWith } from '@yamori/protocol';
 import { analyzeTrace, parseStrace, type Behaviour } from './strace-parse.ts';
-import { isIndicatorDomain, isPublicIp, scoreBehaviour, SIGNATURES, verdictFor, type FileChange, type ScoreInput } from './score.ts';
+import {
+  isIndicatorDomain,
+  isPublicIp,
+  scoreBehaviour,
+  SIGNATURES,
+  verdictFor,
+  type FileChange,
+  type ScoreInput,
+} from './score.ts';
 import { buildReport, emptyReport } from './report.ts';
 
-const env = { home: '/home/alice', samplePath: '/sandbox/sample', resolver: '127.0.0.1', hostname: 'ws-0231' };
+const env = {
+  home: '/home/alice',
+  samplePath: '/sandbox/sample',
+  resolver: '127.0.0.1',
+  hostname: 'ws-0231',
+};
 const limits = { pidsLimitHit: false, memoryLimitHit: false, wallClockHit: false, fallback: null };
 
 function behaviour(lines: string[]): Behaviour {
-  const text = ['50 1.0 execve("/sandbox/sample", ["/sandbox/sample"], 0x1 /* 1 var */) = 0', ...lines].join('\n');
+  const text = ['50 1.0 execve("/sandbox/sample", ["/sandbox/sample"], 0x1 /* 1 var */) = 0', ...lines].join(
+    '\n',
+  );
   return analyzeTrace(parseStrace(text), { rootExecutable: '/sandbox/sample' });
 }
 
@@ -76,7 +91,11 @@ void test('isolation probe: shadow, /root and a host loopback port → recorded,
 
 void test('fork bomb, dropped executable run, setuid, ptrace, shell rc, self-delete', () => {
   const b = behaviour([
-    ...Array.from({ length: 12 }, (_, i) => `50 1.${i + 10} clone(child_stack=NULL, flags=SIGCHLD) = -1 EAGAIN (Resource temporarily unavailable)`),
+    ...Array.from(
+      { length: 12 },
+      (_, i) =>
+        `50 1.${i + 10} clone(child_stack=NULL, flags=SIGCHLD) = -1 EAGAIN (Resource temporarily unavailable)`,
+    ),
     '50 2.1 openat(AT_FDCWD</tmp>, "/tmp/.x", O_WRONLY|O_CREAT, 0700) = 3</tmp/.x>',
     '50 2.2 execve("/tmp/.x", ["/tmp/.x"], 0x1 /* 1 var */) = -1 EACCES (Permission denied)',
     '50 2.3 setuid(0) = -1 EPERM (Operation not permitted)',
@@ -89,7 +108,18 @@ void test('fork bomb, dropped executable run, setuid, ptrace, shell rc, self-del
       status: 'timeout',
       behaviour: b,
       limits: { ...limits, pidsLimitHit: true, wallClockHit: true },
-      changes: [{ path: '/tmp/.x', state: 'created', decoy: false, sizeAfter: 100, entropyBefore: null, entropyAfter: 3, sha256After: 'b'.repeat(64), executable: true }],
+      changes: [
+        {
+          path: '/tmp/.x',
+          state: 'created',
+          decoy: false,
+          sizeAfter: 100,
+          entropyBefore: null,
+          entropyAfter: 3,
+          sha256After: 'b'.repeat(64),
+          executable: true,
+        },
+      ],
     }),
   );
   const ids = r.signatures.map((s) => s.id).sort();
@@ -122,9 +152,28 @@ void test('report: valid against the protocol schema; indicators are public IPs,
       sinks: [
         { kind: 'dns', domain: 'c2.evil-test.example', qtype: 1, ip: '198.18.0.1' },
         { kind: 'dns', domain: 'localhost', qtype: 1, ip: '198.18.0.2' },
-        { kind: 'http', ip: '198.18.0.1', port: 80, domain: 'c2.evil-test.example', url: 'http://c2.evil-test.example/gate', method: 'GET', userAgent: null },
+        {
+          kind: 'http',
+          ip: '198.18.0.1',
+          port: 80,
+          domain: 'c2.evil-test.example',
+          url: 'http://c2.evil-test.example/gate',
+          method: 'GET',
+          userAgent: null,
+        },
       ],
-      changes: [{ path: '/tmp/payload', state: 'created', decoy: false, sizeAfter: 10, entropyBefore: null, entropyAfter: 2, sha256After: 'c'.repeat(64), executable: true }],
+      changes: [
+        {
+          path: '/tmp/payload',
+          state: 'created',
+          decoy: false,
+          sizeAfter: 10,
+          entropyBefore: null,
+          entropyAfter: 2,
+          sha256After: 'c'.repeat(64),
+          executable: true,
+        },
+      ],
     }),
     durationMs: 1234.4,
     domainFor: (ip) => (ip === '198.18.0.1' ? 'c2.evil-test.example' : null),
@@ -137,17 +186,33 @@ void test('report: valid against the protocol schema; indicators are public IPs,
     { type: 'sha256', value: 'c'.repeat(64) },
   ]);
   assert.deepEqual(report.files, [{ path: '/tmp/payload', op: 'write', sha256: 'c'.repeat(64) }]);
-  assert.ok(report.network.some((n) => n.kind === 'connect' && n.ip === '198.18.0.1' && n.domain === 'c2.evil-test.example'));
+  assert.ok(
+    report.network.some(
+      (n) => n.kind === 'connect' && n.ip === '198.18.0.1' && n.domain === 'c2.evil-test.example',
+    ),
+  );
   assert.equal(report.durationMs, 1234);
   parseWith(SandboxReport, emptyReport('refused', 'not an executable'), 'report');
 });
 
 void test('address classification and the signature catalogue', () => {
-  for (const ip of ['127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1', '169.254.1.1', '198.18.0.9', '::1', 'fe80::1', 'fd00::1', '224.0.0.1'])
+  for (const ip of [
+    '127.0.0.1',
+    '10.1.2.3',
+    '172.20.0.1',
+    '192.168.1.1',
+    '169.254.1.1',
+    '198.18.0.9',
+    '::1',
+    'fe80::1',
+    'fd00::1',
+    '224.0.0.1',
+  ])
     assert.equal(isPublicIp(ip), false, ip);
   for (const ip of ['8.8.8.8', '203.0.113.9', '2001:db8::1']) assert.equal(isPublicIp(ip), true, ip);
   assert.equal(isIndicatorDomain('c2.evil-test.example', 'ws-0231'), true);
-  for (const d of ['localhost', 'ws-0231', 'printer.local', '1.2.3.4', 'nodot']) assert.equal(isIndicatorDomain(d, 'ws-0231'), false, d);
+  for (const d of ['localhost', 'ws-0231', 'printer.local', '1.2.3.4', 'nodot'])
+    assert.equal(isIndicatorDomain(d, 'ws-0231'), false, d);
   const ids = SIGNATURES.map((s) => s.id);
   assert.equal(new Set(ids).size, ids.length, 'ids are unique');
 });

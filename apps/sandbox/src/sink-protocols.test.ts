@@ -86,7 +86,9 @@ void test('TLS: SNI from a ClientHello; partial input asks for more; other bytes
 });
 
 void test('HTTP: request head, host and URL', () => {
-  const head = parseHttpHead(Buffer.from('GET /gate.php?id=1 HTTP/1.1\r\nHost: c2.evil-test.example\r\nUser-Agent: x\r\n\r\n'));
+  const head = parseHttpHead(
+    Buffer.from('GET /gate.php?id=1 HTTP/1.1\r\nHost: c2.evil-test.example\r\nUser-Agent: x\r\n\r\n'),
+  );
   assert.ok(head);
   assert.equal(head.host, 'c2.evil-test.example');
   assert.equal(httpUrl(head, '198.18.0.1'), 'http://c2.evil-test.example/gate.php?id=1');

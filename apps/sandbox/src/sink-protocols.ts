@@ -77,7 +77,10 @@ export function buildDnsQuery(id: number, name: string, qtype: number): Buffer {
 }
 
 /** Hands out one sink address per name from 198.18.0.0/15 (RFC 2544, never routed), so a later connect names its domain. */
-export function createAddressBook(): { addressFor(name: string): string; nameFor(ip: string): string | null } {
+export function createAddressBook(): {
+  addressFor(name: string): string;
+  nameFor(ip: string): string | null;
+} {
   const byName = new Map<string, string>();
   const byIp = new Map<string, string>();
   return {
@@ -129,7 +132,10 @@ export function parseTlsSni(data: Uint8Array): string | null | undefined {
       // server_name list: u16 list length, u8 type (0 = host_name), u16 name length, name
       const nameLen = r.readUInt16BE(off + 3);
       if (r[off + 2] !== 0 || off + 5 + nameLen > r.length) return null;
-      return r.subarray(off + 5, off + 5 + nameLen).toString('latin1').toLowerCase();
+      return r
+        .subarray(off + 5, off + 5 + nameLen)
+        .toString('latin1')
+        .toLowerCase();
     }
     off += len;
   }
@@ -154,7 +160,12 @@ export function parseHttpHead(data: Uint8Array): HttpHead | null | undefined {
     const m = new RegExp(`^${name}:[ \\t]*(.*?)\\s*$`, 'im').exec(text.slice(0, end));
     return m?.[1] ?? null;
   };
-  return { method: first[1] ?? '', target: first[2] ?? '', host: header('host'), userAgent: header('user-agent') };
+  return {
+    method: first[1] ?? '',
+    target: first[2] ?? '',
+    host: header('host'),
+    userAgent: header('user-agent'),
+  };
 }
 
 /** The URL an HTTP request asked for: absolute targets as they are, else `http://host/target`. */

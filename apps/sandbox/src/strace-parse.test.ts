@@ -34,7 +34,9 @@ void test('reduces a recorded trace to the process tree and file operations', ()
       [8957, 8956, '/bin/true', ['true', 'a b"c']],
     ],
   );
-  const ops = b.files.filter((f) => f.op !== 'read' && f.op !== 'exec').map((f) => [f.op, f.path, f.to ?? null, f.ok]);
+  const ops = b.files
+    .filter((f) => f.op !== 'read' && f.op !== 'exec')
+    .map((f) => [f.op, f.path, f.to ?? null, f.ok]);
   assert.deepEqual(ops, [
     ['write', '/tmp/x.txt', null, true],
     ['chmod_exec', 'x.txt', null, true],

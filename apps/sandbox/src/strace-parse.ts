@@ -54,9 +54,17 @@ export function parseStrace(text: string): StraceEvent[] {
     if (body.startsWith('+++ ')) {
       const exited = /^\+\+\+ exited with (\d+) \+\+\+/.exec(body);
       const killed = /^\+\+\+ killed by (SIG[A-Z0-9]+)( \(core dumped\))? \+\+\+/.exec(body);
-      if (exited) events.push({ kind: 'exit', pid, time, code: Number(exited[1]), signal: null, coreDumped: false });
+      if (exited)
+        events.push({ kind: 'exit', pid, time, code: Number(exited[1]), signal: null, coreDumped: false });
       else if (killed)
-        events.push({ kind: 'exit', pid, time, code: null, signal: killed[1] ?? null, coreDumped: killed[2] !== undefined });
+        events.push({
+          kind: 'exit',
+          pid,
+          time,
+          code: null,
+          signal: killed[1] ?? null,
+          coreDumped: killed[2] !== undefined,
+        });
       continue;
     }
     if (body.startsWith('--- ')) {
@@ -97,9 +105,10 @@ function parseCall(pid: number, time: number, body: string): SyscallEvent | null
   const name = open[1];
   const { args, end } = splitArgs(body, name.length + 1);
   const rest = body.slice(end + 1);
-  const res = /^\s*=\s*(\?|-?\d+|0x[0-9a-f]+)(<([^>]*)>)?(?:\s+\/\* (\d+) in strace's PID NS \*\/)?(?:\s+([A-Z][A-Z0-9_]+))?/.exec(
-    rest,
-  );
+  const res =
+    /^\s*=\s*(\?|-?\d+|0x[0-9a-f]+)(<([^>]*)>)?(?:\s+\/\* (\d+) in strace's PID NS \*\/)?(?:\s+([A-Z][A-Z0-9_]+))?/.exec(
+      rest,
+    );
   let ret: number | null = null;
   let errno: string | null = null;
   let retPath: string | null = null;
@@ -167,7 +176,17 @@ export function decodeString(arg: string | undefined): string | null {
       continue;
     }
     const n = s[i + 1] ?? '';
-    const simple: Record<string, number> = { n: 10, t: 9, r: 13, v: 11, f: 12, '"': 34, '\\': 92, a: 7, b: 8 };
+    const simple: Record<string, number> = {
+      n: 10,
+      t: 9,
+      r: 13,
+      v: 11,
+      f: 12,
+      '"': 34,
+      '\\': 92,
+      a: 7,
+      b: 8,
+    };
     if (n in simple) {
       bytes.push(simple[n] ?? 0);
       i++;
@@ -311,7 +330,8 @@ export function analyzeTrace(events: readonly StraceEvent[], options: AnalyzeOpt
   events.forEach((ev, i) => {
     if (ev.kind !== 'syscall') return;
     if (rootIndex < 0 && isRootExec(ev, options.rootExecutable)) rootIndex = i;
-    if (CLONES.has(ev.name) && ev.ret !== null && ev.ret > 0 && !parent.has(ev.ret)) parent.set(ev.ret, ev.pid);
+    if (CLONES.has(ev.name) && ev.ret !== null && ev.ret > 0 && !parent.has(ev.ret))
+      parent.set(ev.ret, ev.pid);
   });
   const rootEv = events[rootIndex];
   if (!rootEv || rootEv.kind !== 'syscall') return out;
@@ -380,10 +400,19 @@ export function analyzeTrace(events: readonly StraceEvent[], options: AnalyzeOpt
 }
 
 function isRootExec(ev: SyscallEvent, root: string): boolean {
-  return (ev.name === 'execve' || ev.name === 'execveat') && ev.ret === 0 && decodeString(ev.args[ev.name === 'execve' ? 0 : 1]) === root;
+  return (
+    (ev.name === 'execve' || ev.name === 'execveat') &&
+    ev.ret === 0 &&
+    decodeString(ev.args[ev.name === 'execve' ? 0 : 1]) === root
+  );
 }
 
-function reduceCall(ev: SyscallEvent, proc: TracedProcess, procs: Map<number, TracedProcess>, out: Behaviour): void {
+function reduceCall(
+  ev: SyscallEvent,
+  proc: TracedProcess,
+  procs: Map<number, TracedProcess>,
+  out: Behaviour,
+): void {
   const ok = ev.errno === null;
   const a = ev.args;
   const file = (op: FileOpKind, path: string | null, to?: string | null): void => {
@@ -478,7 +507,12 @@ function reduceCall(ev: SyscallEvent, proc: TracedProcess, procs: Map<number, Tr
     }
     case 'ptrace': {
       const target = Number(a[1]);
-      out.ptraces.push({ pid: ev.pid, request: a[0] ?? '', target: Number.isFinite(target) ? target : null, ok });
+      out.ptraces.push({
+        pid: ev.pid,
+        request: a[0] ?? '',
+        target: Number.isFinite(target) ? target : null,
+        ok,
+      });
       return;
     }
     default:
