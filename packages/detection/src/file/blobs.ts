@@ -6,27 +6,30 @@ import { entropy } from './entropy.ts';
 /** Bits per character of base64-encoded random or compressed data approach 6; prose and word lists stay below. */
 export const BASE64_MIN_ENTROPY = 5.5;
 
-const isB64 = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 47;
+const B64 = new Uint8Array(256);
+for (const ch of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/') B64[ch.charCodeAt(0)] = 1;
 const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
 
 /**
  * The first run of ≥ minRun base64 characters (line breaks allowed inside) whose characters are
  * spread like encoded data (≥ BASE64_MIN_ENTROPY bits per character): word lists, digit tables
- * and hex constants are not.
+ * and hex constants are not. Works on text or on raw bytes (a binary's strings).
  */
-export function findBase64Blob(s: string, minRun: number): string | undefined {
+export function findBase64Blob(input: string | Uint8Array, minRun: number): string | undefined {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
+  const n = bytes.length;
   let start = -1;
   let count = 0;
-  for (let i = 0; i <= s.length; i++) {
-    const c = i < s.length ? s.charCodeAt(i) : 0;
-    if (isB64(c)) {
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? bytes[i]! : 0;
+    if (B64[c] === 1) {
       if (start < 0) start = i;
       count++;
       continue;
     }
     if (start >= 0 && (c === 10 || c === 13)) continue;
     if (count >= minRun) {
-      const run = s.slice(start, Math.min(i, start + 65536)).replace(/[\r\n]/g, '');
+      const run = Buffer.from(bytes.buffer, bytes.byteOffset + start, Math.min(i, start + 65536) - start).toString('latin1').replace(/[\r\n]/g, '');
       if (entropy(Buffer.from(run, 'latin1')) >= BASE64_MIN_ENTROPY) return run;
     }
     start = -1;
