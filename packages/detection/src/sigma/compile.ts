@@ -145,7 +145,8 @@ export function ruleResult(rule: SigmaRule): RuleMatch {
 
 export function compileRule(rule: SigmaRule): { ok: true; compiled: CompiledRule } | { ok: false; error: RuleError } {
   const ls = resolveLogsource(rule.logsource);
-  const catLabel = rule.logsource.category ?? (rule.logsource.service !== undefined ? `service:${rule.logsource.service}` : rule.logsource.product);
+  const { category: lsCategory, service, product } = rule.logsource;
+  const catLabel = lsCategory ?? (service !== undefined ? `service:${service}` : product !== undefined ? `product:${product}` : undefined);
   const fail = (reason: string, line?: number): { ok: false; error: RuleError } => ({
     ok: false,
     error: {
@@ -157,7 +158,7 @@ export function compileRule(rule: SigmaRule): { ok: true; compiled: CompiledRule
       ...(catLabel !== undefined ? { category: catLabel } : {}),
     },
   });
-  if ('error' in ls) return fail(ls.error, rule.line);
+  if ('error' in ls) return fail(ls.error, rule.logsourceLine);
   const category = ls.category;
   try {
     const names = [...rule.searches.keys()];

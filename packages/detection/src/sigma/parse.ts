@@ -123,7 +123,7 @@ export function parseSigmaRule(text: string, file: string): ParseResult {
         ...(service !== undefined ? { service } : {}),
         ...(definition !== undefined ? { definition } : {}),
       };
-      category = cat ?? (service !== undefined ? `service:${service}` : product);
+      category = cat ?? (service !== undefined ? `service:${service}` : product !== undefined ? `product:${product}` : undefined);
     }
     if (top.has('correlation')) throw new ParseError('correlation rules are not supported', top.get('correlation')?.line);
     if (!title) throw new ParseError('missing title', 1);
@@ -177,6 +177,7 @@ export function parseSigmaRule(text: string, file: string): ParseResult {
         level: levelRaw as RuleLevel,
         falsepositives: strList('falsepositives'),
         logsource,
+        logsourceLine: ls.line ?? 1,
         searches,
         conditions,
         conditionLine: conditionLine ?? 1,

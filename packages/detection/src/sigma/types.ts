@@ -62,6 +62,7 @@ export interface SigmaRule {
   readonly level: RuleLevel;
   readonly falsepositives: readonly string[];
   readonly logsource: LogSource;
+  readonly logsourceLine: number;
   readonly searches: ReadonlyMap<string, SearchDef>;
   /** One or more conditions (several are OR-ed, as older Sigma allowed). */
   readonly conditions: readonly string[];
