@@ -79,7 +79,16 @@ static int fw_mount_fd_for(fw_t *w, const fsid_t *fsid) {
 }
 
 static void fw_add_ref(fw_t *w, const char *path) {
-  int fd = open(path, O_PATH | O_CLOEXEC);
+  /* open_by_handle_at() refuses an O_PATH mount fd: hold the directory (or the file's parent) */
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0 && errno == ENOTDIR) {
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) *slash = 0;
+    else snprintf(parent, sizeof parent, "/");
+    fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  }
   if (fd < 0) return;
   struct statfs sf;
   if (fstatfs(fd, &sf) != 0) {

@@ -1,0 +1,50 @@
+// The proc connector on the real kernel: every fork/exec/exit of a burst of short processes.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { ProcConnector, ProcEvent } from './index.ts';
+import { sensorsOrSkip, sh, waitFor } from './testing/harness.ts';
+
+const { sensors, skip } = sensorsOrSkip();
+
+describe('proc connector', { skip: skip ?? false }, () => {
+  let pc: ProcConnector | undefined;
+  after(() => pc?.stop());
+
+  it('(f) sees fork, exec and exit of 200 quick /bin/true runs with no loss', async () => {
+    const events: ProcEvent[] = [];
+    pc = sensors!.startProcConnector({ onEvents: (batch) => events.push(...batch) });
+    const r = await sh('i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done', { timeoutMs: 60000 });
+    assert.equal(r.code, 0);
+    const loop = r.pid;
+    const children = () => new Set(events.filter((e) => e.kind === 'fork' && e.parentTgid === loop).map((e) => e.tgid));
+    const complete = () => {
+      const kids = children();
+      const execs = events.filter((e) => e.kind === 'exec' && kids.has(e.tgid)).length;
+      const exits = events.filter((e) => e.kind === 'exit' && kids.has(e.tgid) && e.pid === e.tgid).length;
+      return kids.size >= 200 && execs >= 200 && exits >= 200;
+    };
+    assert.ok(await waitFor(complete, 10000), 'all 200 forks, execs and exits arrived');
+    const kids = children();
+    assert.equal(kids.size, 200);
+    const exits = events.filter((e) => e.kind === 'exit' && kids.has(e.tgid) && e.pid === e.tgid);
+    assert.ok(exits.every((e) => e.exitCode === 0));
+    assert.ok(events.some((e) => e.kind === 'exit' && e.tgid === loop), 'the loop shell exit');
+    const s = pc.stats();
+    assert.equal(s.lost, 0, JSON.stringify(s));
+    assert.equal(s.overruns, 0);
+    assert.equal(s.droppedEvents, 0);
+    assert.ok(s.receiveBufferBytes >= 32 * 1024 * 1024, `rcvbuf ${s.receiveBufferBytes}`);
+    pc.stop();
+    assert.equal(pc.stopped, true);
+  });
+
+  it('reports uid changes', async () => {
+    const events: ProcEvent[] = [];
+    pc = sensors!.startProcConnector({ onEvents: (batch) => events.push(...batch) });
+    const r = await sh('setpriv --reuid=65534 --regid=65534 --clear-groups /bin/true || su -s /bin/true nobody');
+    assert.equal(r.code, 0);
+    assert.ok(await waitFor(() => events.some((e) => e.kind === 'uid' && e.effective === 65534)), 'uid event');
+    assert.ok(events.some((e) => e.kind === 'gid' && e.effective === 65534), 'gid event');
+    pc.stop();
+  });
+});
