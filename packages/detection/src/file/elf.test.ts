@@ -4,12 +4,13 @@ import { after, before, describe, it } from 'node:test';
 import { bufferReader } from './byte-reader.ts';
 import { analyzeElf } from './elf.ts';
 import { scoreFile } from './analyze-file.ts';
+import type { FileTrust } from './verdict.ts';
 import { openFileReader } from './file-reader.ts';
 import { buildTestBinaries, type TestBinaries } from './test-binaries.ts';
 
 const ids = (fs: { id: string }[]): string[] => fs.map((f) => f.id);
 
-function scorePath(path: string, trust?: Parameters<typeof scoreFile>[1]['trust']) {
+function scorePath(path: string, trust?: FileTrust) {
   const r = openFileReader(path);
   try {
     return scoreFile(r, trust ? { mode: r.mode, trust } : { mode: r.mode });
