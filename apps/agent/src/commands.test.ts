@@ -15,6 +15,7 @@ import {
   type Isolation,
 } from './commands.ts';
 import { createProcReader } from './proc-reader.ts';
+import { entityId } from './process-tree.ts';
 
 const cmd = (type: Command['type'], params: Record<string, unknown>): Command => ({ id: 'c1', type, params, createdAt: '2026-06-01T00:00:00Z' });
 const reader = createProcReader();
@@ -44,8 +45,10 @@ void test('kill: one process, refusing a reused pid, and a whole tree', async ()
   const refused = await run.run(cmd('kill', { pid: a.pid, startTicks: aTicks + 1 }));
   assert.equal(refused.status, 'failed');
   assert.match(refused.output ?? '', /another process/);
+  assert.match((await run.run(cmd('kill', { pid: a.pid, entityId: 'not-it' }))).output ?? '', /entity id differs/);
+  assert.equal(entityId(reader.bootId(), a.pid!, aTicks).length, 44);
   const aExit = exited(a);
-  assert.equal((await run.run(cmd('kill', { pid: a.pid, startTicks: aTicks }))).status, 'done');
+  assert.equal((await run.run(cmd('kill', { pid: a.pid, startTicks: aTicks, entityId: entityId(reader.bootId(), a.pid!, aTicks) }))).status, 'done');
   assert.equal(await aExit, 'SIGKILL');
 
   const tree = spawn('sh', ['-c', 'sleep 60 & sleep 60 & echo started; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });

@@ -6,6 +6,7 @@ import { Type } from 'typebox';
 import { parseWith, type Command, type CommandResult, type CommandType } from '@yamori/protocol';
 import { readJsonIfExists, writeFileAtomic } from './atomic-file.ts';
 import type { ProcReader } from './proc-reader.ts';
+import { entityId } from './process-tree.ts';
 
 /**
  * Handlers for commands from the server: kill (process or tree), isolate, release. Scan and
@@ -19,6 +20,8 @@ export interface KillOptions {
   tree: boolean;
   /** Start time (ticks) the server saw: refuse if the pid now belongs to another process. */
   expectStartTicks?: number | undefined;
+  /** The ECS process.entity_id from an alert: the same check, in the form the console holds. */
+  expectEntityId?: string | undefined;
 }
 export type KillFn = (pid: number, opts: KillOptions) => Promise<{ killed: number[]; detail: string }>;
 
@@ -41,6 +44,9 @@ export function createProcessKiller(deps: ProcessKillerDeps): KillFn {
     if (ticks === undefined) return { killed: [], detail: `pid ${pid} is not running` };
     if (opts.expectStartTicks !== undefined && ticks !== opts.expectStartTicks) {
       throw new Error(`pid ${pid} now belongs to another process (start time ${ticks}, expected ${opts.expectStartTicks}); nothing killed`);
+    }
+    if (opts.expectEntityId !== undefined && entityId(deps.reader.bootId(), pid, ticks) !== opts.expectEntityId) {
+      throw new Error(`pid ${pid} now belongs to another process (entity id differs); nothing killed`);
     }
     const targets: { pid: number; ticks: number }[] = [{ pid, ticks }];
     if (opts.tree) {
@@ -222,6 +228,7 @@ const KillParams = Type.Object({
   pid: Type.Integer({ minimum: 2 }),
   tree: Type.Optional(Type.Boolean()),
   startTicks: Type.Optional(Type.Integer({ minimum: 0 })),
+  entityId: Type.Optional(Type.String({ maxLength: 128 })),
 });
 const IsolateParams = Type.Object({
   allow: Type.Optional(Type.Array(Type.Object({ ip: Type.String({ maxLength: 45 }), port: Type.Integer({ minimum: 1, maximum: 65535 }) }), { maxItems: 16 })),
@@ -246,7 +253,7 @@ export function createCommandRunner(deps: CommandRunnerDeps): CommandRunner {
   const builtIn: Partial<Record<CommandType, CommandHandler>> = {
     kill: async (cmd) => {
       const p = parseWith(KillParams, cmd.params, 'kill parameters');
-      const r = await deps.kill(p.pid, { tree: p.tree ?? false, expectStartTicks: p.startTicks });
+      const r = await deps.kill(p.pid, { tree: p.tree ?? false, expectStartTicks: p.startTicks, expectEntityId: p.entityId });
       return { status: 'done', output: out(r.detail) };
     },
     isolate: async (cmd) => {

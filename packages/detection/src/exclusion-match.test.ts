@@ -111,6 +111,9 @@ void test('indexExclusions agrees with findExclusion on whether something matche
     ex({ id: '5', kind: 'rule', value: 'r-1', modules: ['behavior'] }),
     ex({ id: '6', kind: 'path', value: '/opt/**' }),
     ex({ id: '7', kind: 'parent_child', parent: '/usr/sbin/*', value: '/tmp/*' }),
+    ex({ id: '8', kind: 'path', value: '/op*/z' }),
+    ex({ id: '9', kind: 'path', value: '**/evil' }),
+    ex({ id: '10', kind: 'path', value: '/srv' }),
   ];
   const idx = indexExclusions(list);
   const subjects = fc.record({
@@ -119,7 +122,9 @@ void test('indexExclusions agrees with findExclusion on whether something matche
     signer: fc.option(fc.constantFrom('ACME', 'Other'), { nil: undefined }),
     package: fc.option(fc.constantFrom('curl', 'wget'), { nil: undefined }),
     ruleId: fc.option(fc.constantFrom('r-1', 'r-2'), { nil: undefined }),
-    path: fc.option(fc.constantFrom('/opt/a/b', '/tmp/x', '/usr/bin/x'), { nil: undefined }),
+    path: fc.option(fc.constantFrom('/opt/a/b', '/tmp/x', '/usr/bin/x', '/optx/z', '/usr/evil', 'evil', '/srv', '/srv/x', '/'), {
+      nil: undefined,
+    }),
     parentPath: fc.option(fc.constantFrom('/usr/sbin/cron', '/bin/sh'), { nil: undefined }),
   });
   fc.assert(

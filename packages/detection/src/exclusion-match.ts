@@ -120,13 +120,40 @@ export interface ExclusionIndex {
  * that among several matches the order of preference is by kind, not by policy position.
  */
 export function indexExclusions(exclusions: readonly Exclusion[]): ExclusionIndex {
+  interface Compiled {
+    ex: Exclusion;
+    modules: readonly ProtectionModule[] | undefined;
+    expires: number;
+    re: RegExp;
+    parentRe: RegExp | undefined;
+  }
   const byKey = new Map<string, Exclusion[]>();
-  const globbed: Exclusion[] = [];
+  // Globs bucketed by their first literal path segment ('/opt/'), so an exec in /usr/bin is not
+  // tested against every glob under /opt; globs that start with a wildcard go to `anywhere`.
+  const bySegment = new Map<string, Compiled[]>();
+  const anywhere: Compiled[] = [];
+  const segmentOf = (p: string): string | undefined => {
+    const end = p.indexOf('/', 1);
+    return p.startsWith('/') && end > 0 ? p.slice(0, end + 1) : undefined;
+  };
   for (const ex of exclusions) {
     if (ex.kind === 'path' || ex.kind === 'parent_child') {
-      globToRegExp(ex.value);
-      if (ex.parent !== undefined) globToRegExp(ex.parent);
-      globbed.push(ex);
+      if (ex.kind === 'parent_child' && ex.parent === undefined) continue; // can never match
+      const expires = ex.expiresAt === undefined || ex.expiresAt === null ? Infinity : Date.parse(ex.expiresAt);
+      const wild = ex.value.search(/[*?]/);
+      const seg = segmentOf(wild < 0 ? ex.value : ex.value.slice(0, wild));
+      let bucket = anywhere;
+      if (seg !== undefined) {
+        bucket = bySegment.get(seg) ?? [];
+        bySegment.set(seg, bucket);
+      }
+      bucket.push({
+        ex,
+        modules: ex.modules && ex.modules.length > 0 ? ex.modules : undefined,
+        expires: Number.isFinite(expires) || expires === Infinity ? expires : -Infinity,
+        re: globToRegExp(ex.value),
+        parentRe: ex.parent !== undefined ? globToRegExp(ex.parent) : undefined,
+      });
       continue;
     }
     const key = `${ex.kind}\0${ex.kind === 'sha256' ? ex.value.toLowerCase() : ex.value}`;
@@ -135,8 +162,24 @@ export function indexExclusions(exclusions: readonly Exclusion[]): ExclusionInde
     else byKey.set(key, [ex]);
   }
   const keyed = (kind: string, value: string | undefined, s: ExclusionSubject, now: number) => {
-    if (value === undefined) return undefined;
+    if (value === undefined || byKey.size === 0) return undefined;
     return byKey.get(`${kind}\0${value}`)?.find((ex) => exclusionMatches(ex, s, now));
+  };
+  const scan = (list: readonly Compiled[] | undefined, s: ExclusionSubject & { path: string }, now: number) => {
+    if (!list) return undefined;
+    for (const c of list) {
+      if (now >= c.expires || (c.modules && !c.modules.includes(s.module))) continue;
+      if (c.parentRe) {
+        if (s.parentPath !== undefined && c.re.test(s.path) && c.parentRe.test(s.parentPath)) return c.ex;
+      } else if (c.re.test(s.path)) return c.ex;
+    }
+    return undefined;
+  };
+  const globMatch = (s: ExclusionSubject, now: number): Exclusion | undefined => {
+    const path = s.path;
+    if (path === undefined) return undefined;
+    const seg = segmentOf(path);
+    return (seg !== undefined ? scan(bySegment.get(seg), { ...s, path }, now) : undefined) ?? scan(anywhere, { ...s, path }, now);
   };
   return {
     size: exclusions.length,
@@ -146,7 +189,7 @@ export function indexExclusions(exclusions: readonly Exclusion[]): ExclusionInde
         keyed('signer', s.signer, s, now) ??
         keyed('package', s.package, s, now) ??
         keyed('rule', s.ruleId, s, now) ??
-        globbed.find((ex) => exclusionMatches(ex, s, now))
+        globMatch(s, now)
       );
     },
   };
