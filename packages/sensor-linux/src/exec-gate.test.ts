@@ -240,6 +240,26 @@ describe('exec gate', { skip: skip ?? false }, () => {
     assert.ok(performance.now() - t0 < 5000, `exec completed ${(performance.now() - t0).toFixed(0)} ms after kill`);
   });
 
+  it('a WebAssembly bounds trap (V8 may take it as SIGSEGV) does not trip the crash handler', async () => {
+    const bin = scratch.binary('wasm');
+    const { gate, requests } = start({ onExec: (req) => gate.respond(req.id, 'allow') });
+    try {
+      // (memory 1) (func (export "f") (result i32) (i32.load (i32.const 70000)))
+      const bytes = new Uint8Array([
+        0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 0x66, 0, 0,
+        0x0a, 0x0b, 1, 9, 0, 0x41, 0xf0, 0xa2, 0x04, 0x28, 2, 0, 0x0b,
+      ]);
+      const { instance } = await WebAssembly.instantiate(bytes);
+      const f = instance.exports['f'] as () => number;
+      for (let i = 0; i < 3; i++) assert.throws(() => f(), WebAssembly.RuntimeError);
+      assert.equal((await sh(`exec ${bin}`)).code, 0);
+      assert.equal(requests.length, 1, 'the group is still open and asking');
+      assert.equal(gate.stats().running, true);
+    } finally {
+      gate.stop();
+    }
+  });
+
   it('follows mount changes: a tmpfs mounted later under the watched path is gated', async () => {
     const { gate, requests, notices } = start({ onExec: (req) => gate.respond(req.id, 'deny') });
     const sub = `${scratch.dir}/late`;
