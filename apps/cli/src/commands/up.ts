@@ -1,0 +1,46 @@
+import { loadConfig, startServer } from '@yamori/server';
+import { parse, usageError } from '../args.ts';
+import { announce, untilSignal } from './server.ts';
+
+const HELP = `usage: yamori up [--data DIR] [--port 8443] [--host 127.0.0.1] [--database URL] [--insecure-http]
+
+Everything on one machine: the management server on its embedded SQLite database in DIR
+(default /var/lib/yamori-server). On first start it creates the first tenant and prints the
+owner's one-time password and the CA fingerprint agents pin.`;
+
+export async function upCommand(args: string[]): Promise<number> {
+  process.umask(0o077);
+  const p = parse(args, {
+    data: { type: 'string' },
+    database: { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    'public-url': { type: 'string' },
+    'insecure-http': { type: 'boolean' },
+    'log-level': { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (!p.ok) return usageError(`${p.error}\n\n${HELP}`);
+  if (p.values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  const config = loadConfig(
+    {
+      dataDir: p.values.data ?? '/var/lib/yamori-server',
+      databaseUrl: p.values.database,
+      host: p.values.host,
+      port: p.values.port,
+      publicUrl: p.values['public-url'],
+      insecureHttp: p.values['insecure-http'],
+      logLevel: p.values['log-level'] ?? 'warn',
+    },
+    process.env,
+  );
+  const server = await startServer(config);
+  announce(server);
+  console.log(`\nOpenAPI: ${server.url}/api/docs   Health: ${server.url}/readyz`);
+  console.log('Enroll an agent: yamori admin enroll-token add --tenant Default, then on the endpoint: yamori agent enroll --token …');
+  await untilSignal(() => server.close());
+  return 0;
+}
