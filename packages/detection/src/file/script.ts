@@ -74,8 +74,9 @@ export const SCRIPT_RULES: readonly ScriptRule[] = [
     id: 'script.reverse-shell',
     weight: 60,
     severity: 'critical',
-    message: 'Reverse shell: a socket is wired to the standard streams of a shell (socket + dup2 + shell/pty).',
-    all: [/\bsocket\b/i, /\bdup2\b|\bfdopen\b|\bopen3\b/i, /\bpty\.spawn\b|\/bin\/(?:ba)?sh\b|\bsubprocess\.call\b|exec\s*\(\s*["']\/bin/i],
+    message: 'Reverse shell: a socket is wired to the standard streams of a shell (socket + dup2/redirect + shell/pty).',
+    // The three parts within a few hundred characters of each other, as in the one-liners.
+    all: [/\b(?:socket|fsockopen|TCPSocket|IO::Socket::INET)\b[\s\S]{0,600}?(?:(?:\bdup2\b|open\s*\(\s*STD(?:IN|OUT)\s*,\s*["']?[+<>]*&)[\s\S]{0,600}?(?:pty\.spawn|\/bin\/(?:ba)?sh\b|\bsh["']?\s*,\s*["']-i)|\/bin\/(?:ba)?sh\s+-i\s*[<>]&)/i],
     families: ['python', 'perl', 'ruby', 'php'],
   },
   {
