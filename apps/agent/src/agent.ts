@@ -63,6 +63,8 @@ export interface AgentDeps {
   /** Long-poll wait per check-in (s). */
   checkinWaitS?: number;
   healthIntervalMs?: number;
+  /** How often the resource watchdog samples CPU/RSS (ms). */
+  watchdogIntervalMs?: number;
   /** Resend facts at least this often (ms). */
   factsIntervalMs?: number;
   watchdogLimits?: WatchdogLimits;
@@ -301,7 +303,8 @@ export function createAgent(deps: AgentDeps): Agent {
     });
   }
 
-  function healthTick(): void {
+  /** Every few seconds: resource sample → watchdog (so "over budget for 12 s" can be seen). */
+  function watchdogTick(): void {
     lastSample = sampler.sample();
     const r = evaluateWatchdog(watchdog, lastSample, now(), deps.watchdogLimits ?? DEFAULT_LIMITS);
     watchdog = r.state;
@@ -310,11 +313,15 @@ export function createAgent(deps: AgentDeps): Agent {
       log('error', `watchdog: restart requested: ${r.reason ?? ''}`);
       deps.onRestartRequested?.(r.reason ?? 'over budget');
     }
+    deps.onTick?.();
+  }
+
+  /** Every health interval: a HealthEvent into the queue and the status file for `yamori agent status`. */
+  function healthTick(): void {
     if (queue.bytes() > policyNow().telemetry.queueMaxMb * MiB) {
       setProblem('queue_over', `event queue holds ${(queue.bytes() / MiB).toFixed(1)} MB of alerts, over the ${policyNow().telemetry.queueMaxMb} MB bound (alerts are never dropped)`);
     } else setProblem('queue_over', undefined);
     record([healthEvent(health(), { id: newId(), now: now() })]);
-    deps.onTick?.();
     writeStatus();
   }
 
@@ -328,6 +335,7 @@ export function createAgent(deps: AgentDeps): Agent {
         policyRevision: policyStore.current()?.revision ?? null,
         queueDepth: queue.depth(),
         droppedEvents: queue.droppedTotal(),
+        droppedByKind: queue.dropped(),
         isolated: isolation.isolated(),
         shedding: watchdog.shedding,
         updatedAt: new Date(now()).toISOString(),
@@ -473,13 +481,19 @@ export function createAgent(deps: AgentDeps): Agent {
 
   async function healthLoop(signal: AbortSignal): Promise<void> {
     const every = deps.healthIntervalMs ?? 60_000;
+    const sampleEvery = Math.min(every, deps.watchdogIntervalMs ?? 4_000);
+    let lastHealth = -Infinity;
     while (!signal.aborted) {
       try {
-        healthTick();
+        watchdogTick();
+        if (now() - lastHealth >= every) {
+          lastHealth = now();
+          healthTick();
+        }
       } catch (err) {
         log('error', 'health tick failed', { error: (err as Error).message });
       }
-      await delay(every, undefined, { signal }).catch(() => undefined);
+      await delay(sampleEvery, undefined, { signal }).catch(() => undefined);
     }
   }
 

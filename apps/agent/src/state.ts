@@ -42,6 +42,8 @@ export interface AgentStatusFile {
   policyRevision: number | null;
   queueDepth: number;
   droppedEvents: number;
+  /** Per dataset (plus 'poison', 'too_large'). */
+  droppedByKind?: Record<string, number>;
   isolated: boolean;
   shedding: string[];
   updatedAt: string;

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
@@ -128,7 +128,8 @@ function requireIdentity(stateDir: string) {
 /** systemd notification through systemd-notify (NotifyAccess=all in the unit); no-op outside systemd. */
 function sdNotify(env: NodeJS.ProcessEnv, state: string): void {
   if (!env['NOTIFY_SOCKET']) return;
-  spawnSync('systemd-notify', [`--pid=${process.pid}`, state], { stdio: 'ignore', timeout: 5000 });
+  // async: the agent's event loop also answers exec permission events
+  spawn('systemd-notify', [`--pid=${process.pid}`, state], { stdio: 'ignore', timeout: 5000 }).on('error', () => undefined);
 }
 
 async function run(stateDir: string, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
@@ -205,6 +206,7 @@ function status(stateDir: string, o: Opts, out: Print): number {
     policyRevision: pol?.revision ?? null,
     queueDepth: queueDepth(stateDir),
     droppedEvents: st?.droppedEvents ?? 0,
+    droppedByKind: st?.droppedByKind ?? {},
     isolated: st?.isolated ?? false,
     shedding: st?.shedding ?? [],
     statusUpdatedAt: st?.updatedAt ?? null,
@@ -215,7 +217,8 @@ function status(stateDir: string, o: Opts, out: Print): number {
     out(`agent ${report.agentId} enrolled with ${report.server} at ${report.enrolledAt}`);
     out(`last check-in: ${report.lastCheckinAt ?? 'never'}${report.lastError ? ` (last error: ${report.lastError})` : ''}`);
     out(`policy revision: ${report.policyRevision ?? 'none yet (default policy, monitor mode)'}`);
-    out(`event queue: ${report.queueDepth ?? 'unreadable'} event(s) waiting, ${report.droppedEvents} dropped`);
+    const byKind = Object.entries(report.droppedByKind).map(([k, n]) => `${k} ${n}`).join(', ');
+    out(`event queue: ${report.queueDepth ?? 'unreadable'} event(s) waiting, ${report.droppedEvents} dropped${byKind ? ` (${byKind})` : ''}`);
     if (report.isolated) out('HOST IS ISOLATED (only the management server is reachable)');
     if (report.shedding.length > 0) out(`shedding under resource pressure: ${report.shedding.join(', ')}`);
   }
