@@ -16,3 +16,4 @@ export { checkUninstall, verifyScryptPassword, hashScryptPassword } from './unin
 export { DEFAULT_STATE_DIR, FILES as STATE_FILES, loadIdentity, loadCaPem, loadCursors, loadStatus, type Identity, type AgentStatusFile } from './state.ts';
 export { writeFileAtomic, readJsonIfExists } from './atomic-file.ts';
 export * from './scan/index.ts';
+export * from './quarantine/index.ts';
