@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { IntelKeyScope } from '@yamori/protocol';
 import { ForbiddenError, UnauthorizedError } from './errors.ts';
 import type { IntelKysely } from './indicators/indicator-repository.ts';
@@ -10,10 +10,10 @@ import { findKey, hashKey, type KeyRecord } from './orgs/org-repository.ts';
  * seconds so a busy lookup path does not hit the database per request (a revoked key stops
  * working within `cacheMs`). The configured admin key is compared in constant time.
  */
-export interface Principal extends KeyRecord {}
+export type Principal = KeyRecord;
 
 export interface Authenticator {
-  require(...scopes: IntelKeyScope[]): onRequestHookHandler;
+  require(...scopes: IntelKeyScope[]): onRequestAsyncHookHandler;
   principal(request: FastifyRequest): Principal;
 }
 

@@ -106,7 +106,7 @@ export function parseStixBundle(text: string): ParsedFeed {
 function indicatorItems(o: StixObject, ref: string, markings: Map<string, Tlp>, items: FeedItem[], problems: FeedProblem[]): void {
   const patternType = o['pattern_type'] ?? 'stix';
   if (patternType !== 'stix') {
-    problems.push({ ref, kind: 'unsupported', reason: `pattern_type ${String(patternType)} is not supported (stix only)` });
+    problems.push({ ref, kind: 'unsupported', reason: `pattern_type ${typeof patternType === 'string' ? patternType : JSON.stringify(patternType)} is not supported (stix only)` });
     return;
   }
   const pattern = o['pattern'];

@@ -8,7 +8,7 @@ export function loadWarninglist(files: readonly string[]): Warninglist {
     try {
       specs.push(parseMispWarninglist(JSON.parse(readFileSync(f, 'utf8'))));
     } catch (e) {
-      throw new Error(`warninglist ${f}: ${(e as Error).message}`);
+      throw new Error(`warninglist ${f}: ${(e as Error).message}`, { cause: e });
     }
   }
   return createWarninglist(specs);

@@ -38,9 +38,9 @@ export const indicatorRoutes: FastifyPluginAsyncTypebox<IndicatorRoutesOptions> 
       schema: {
         querystring: Type.Object(
           {
-            since: Type.Integer({ minimum: 0, default: 0 }),
-            waitS: Type.Integer({ minimum: 0, maximum: 60, default: 0 }),
-            limit: Type.Integer({ minimum: 1, maximum: 10000, default: 1000 }),
+            since: Type.Optional(Type.Integer({ minimum: 0 })),
+            waitS: Type.Optional(Type.Integer({ minimum: 0, maximum: 60 })),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000 })),
           },
           { additionalProperties: false },
         ),
@@ -48,8 +48,9 @@ export const indicatorRoutes: FastifyPluginAsyncTypebox<IndicatorRoutesOptions> 
       },
     },
     async (request) => {
-      const { since, limit } = request.query;
-      const waitS = Math.min(request.query.waitS, opts.maxLongPollS);
+      const since = request.query.since ?? 0;
+      const limit = request.query.limit ?? 1000;
+      const waitS = Math.min(request.query.waitS ?? 0, opts.maxLongPollS);
       const listener = waitS > 0 ? listenFor(notifier, CHANGES_TOPIC) : undefined;
       try {
         let rows = await changesSince(db, since, limit);
