@@ -237,3 +237,28 @@ void test('a policy this agent cannot parse is reported and skipped; verdicts in
   assert.ok(queued?.events.some((e) => e.event.dataset === 'yamori.process' && (e as ProcessEvent).process.pid === me));
   await agent.stop();
 });
+
+void test('watchdog: sustained CPU over budget sheds low-value telemetry and says so in health', async (t) => {
+  const dir = tmp(t);
+  let clock = Date.parse('2026-06-01T00:00:00Z');
+  const agent = await enrolledAgent(dir, {
+    now: () => (clock += 1000),
+    sampler: { sample: () => ({ cpuPct: 55, rssMb: 40 }) },
+    watchdogIntervalMs: 2,
+    healthIntervalMs: 3_600_000,
+    checkinWaitS: 1,
+  });
+  t.after(() => agent.stop());
+  await agent.start();
+  for (let i = 0; i < 200 && !(agent.health().shedding ?? []).includes('low_value_telemetry'); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(agent.health().shedding?.includes('low_value_telemetry'));
+  const depth = agent.queue.depth();
+  agent.record([
+    {
+      '@timestamp': new Date(clock).toISOString(),
+      event: { id: 'dns-event-1', dataset: 'yamori.dns', kind: 'event', category: ['network'], type: ['protocol'], action: 'query' },
+      dns: { question: { name: 'example.org', type: 'A' } },
+    },
+  ]);
+  assert.equal(agent.queue.depth(), depth, 'low-value telemetry is shed');
+});
