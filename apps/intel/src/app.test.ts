@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -237,6 +239,18 @@ test('sqlite: exports parse (STIX round-trips, nft defines the merged sets, Suri
     assert.match(nft, /45\.9\.148\.0\/23/, 'adjacent /24s merged (and the /32 inside dropped)');
     assert.match(nft, /203\.0\.114\.7/);
     assert.match(nft, /ip daddr @blocklist_v4 counter drop/);
+    // The real parser: `nft -c` checks the file without applying it (needs nft and root, as in CI).
+    const dir = mkdtempSync(join(tmpdir(), 'yamori-nft-'));
+    try {
+      for (const [name, text] of [['full.nft', nft], ['empty.nft', await get('nft?minConfidence=100')]] as const) {
+        writeFileSync(join(dir, name), text);
+        const check = spawnSync('nft', ['-c', '-f', join(dir, name)], { encoding: 'utf8' });
+        if (check.error) assert.fail(`nft not runnable: ${check.error.message}`);
+        assert.equal(check.status, 0, `${name}: ${check.stderr}`);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const suricata = await get('suricata');
     assert.match(suricata, /^alert dns any any -> any any \(msg:"YAMORI malicious DNS query for cnc.mirai-example.net"; dns.query; dotprefix; content:".cnc.mirai-example.net"; nocase; endswith;/m);
     assert.match(suricata, /^alert http any any -> any any .*http.host; content:"dl.bad-updates.example.org"; bsize:26; http.uri; content:"\/x86\?id=1"; startswith;/m);
