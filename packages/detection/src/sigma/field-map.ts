@@ -325,7 +325,7 @@ export function skeletonEvent(category: Category): Rec {
       id: 'synth-00000001',
       dataset: m.dataset,
       kind: 'event',
-      category: [m.dataset.slice('yamori.'.length)],
+      category: [category === 'dns_query' ? 'network' : m.dataset.slice('yamori.'.length)],
       type: [type],
       action: category,
     },
