@@ -16,7 +16,7 @@ for (const kind of TEST_DIALECTS) {
       const A = h.tenantId;
       const a = await enrollAgent(h, h.owner, A);
       await postEvents(h.app, a.auth, [detectionEvent('iso-rule')]);
-      const req = h.owner.request;
+      const req = (method: string, url: string, body?: unknown) => h.owner.request(method, url, body);
       const alertId = ((await req('GET', `/api/v1/tenants/${A}/alerts`)).json() as { items: Array<{ id: string }> }).items[0]?.id;
       const policyId = ((await req('GET', `/api/v1/tenants/${A}/policies`)).json() as Array<{ id: string }>)[0]?.id;
       const groupId = ((await req('GET', `/api/v1/tenants/${A}/groups`)).json() as Array<{ id: string }>)[0]?.id;

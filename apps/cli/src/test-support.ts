@@ -1,0 +1,105 @@
+// Helpers for end-to-end tests: the real `yamori` process, spoken to over real HTTPS.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request as httpsRequest } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { join } from 'node:path';
+
+export const YAMORI = join(import.meta.dirname, '..', 'bin', 'yamori.js');
+
+export interface ServerProcess {
+  url: string;
+  caSha256: string | null;
+  password: string | undefined;
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts `yamori ARGS…` and waits for the line that names its URL. */
+export async function startYamori(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [YAMORI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`yamori ${args.join(' ')} did not start:\n${out}`)), 60_000);
+    const check = () => {
+      const m = /management server: (\S+)/.exec(out);
+      if (m?.[1]) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    child.stdout.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`yamori exited with ${code}:\n${out}`));
+    });
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  return {
+    url,
+    caSha256: /CA fingerprint \(sha256\): ([a-f0-9]{64})/.exec(out)?.[1] ?? null,
+    password: /password: (\S+)/.exec(out)?.[1],
+    child,
+    output: () => out,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+  json<T>(): T;
+}
+
+/** A small HTTPS client that trusts only `ca` (the console/CLI side of the tests). */
+export function call(
+  url: string,
+  opts: { method?: string; body?: unknown; ca?: string | null; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
+  const u = new URL(url);
+  const payload = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+  const req = u.protocol === 'https:' ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    const r = req(
+      u,
+      {
+        method: opts.method ?? 'GET',
+        ...(opts.ca ? { ca: opts.ca } : {}),
+        headers: { ...(payload ? { 'content-type': 'application/json' } : {}), ...opts.headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString();
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T });
+        });
+      },
+    );
+    r.on('error', reject);
+    if (payload) r.write(payload);
+    r.end();
+  });
+}
+
+/** Logs in as the first owner and returns a function for authenticated console calls. */
+export async function consoleSession(base: string, ca: string | null, email: string, password: string) {
+  const res = await call(`${base}/api/v1/auth/login`, { method: 'POST', body: { email, password }, ca });
+  if (res.status !== 200) throw new Error(`login: ${res.status} ${res.body}`);
+  const cookie = [res.headers['set-cookie']].flat().find((c) => c?.startsWith('yamori_session='))?.split(';')[0] ?? '';
+  const csrf = res.json<{ csrfToken: string; user: { memberships: Array<{ tenantId: string }> } }>();
+  const tenantId = csrf.user.memberships[0]?.tenantId ?? '';
+  return {
+    tenantId,
+    api: (method: string, path: string, body?: unknown) =>
+      call(`${base}/api/v1/tenants/${tenantId}${path}`, { method, body, ca, headers: { cookie, 'x-csrf-token': csrf.csrfToken } }),
+  };
+}
