@@ -183,8 +183,14 @@ void test('a sample that never exits is killed at the wall clock (with its detac
   assert.deepEqual(sandboxUidProcesses(), []);
 });
 
-void test('isolation: no host files, no host loopback, no real network — and every attempt is recorded', async (t) => {
-  if (skip) return t.skip(skip);
+for (const launcher of ['bwrap', 'unshare'] as const) {
+  void test(`isolation (${launcher}): no host files, no host loopback, no real network — and every attempt is recorded`, async (t) => {
+    if (skip) return t.skip(skip);
+    await isolationProbe(launcher);
+  });
+}
+
+async function isolationProbe(launcher: 'bwrap' | 'unshare'): Promise<void> {
   const planted = `/root/yamori-sandbox-planted-${randomBytes(4).toString('hex')}`;
   writeFileSync(planted, 'host secret\n', { mode: 0o600 });
   const hits: string[] = [];
@@ -218,9 +224,17 @@ void test('isolation: no host files, no host loopback, no real network — and e
       '',
     ].join('\n');
     const bytes = script('probe.py', py);
-    const { report, stdout } = await detonateDetailed(bytes, job(bytes), options);
+    // The unshare fallback builds its root with a shell script, traced: give it more time.
+    const { report, stdout, environment } = await detonateDetailed(bytes, job(bytes, 20), {
+      ...options,
+      maxWallClockS: launcher === 'unshare' ? 20 : 6,
+      launcher,
+    });
     parseWith(SandboxReport, report, 'report');
     assert.equal(report.status, 'completed', report.reason);
+    assert.ok(
+      environment.isolation.some((i) => i.startsWith(launcher === 'bwrap' ? 'bubblewrap' : 'unshare')),
+    );
     for (const name of ['shadow', 'planted', 'proc-root', 'write-usr', 'host-loopback', 'internet']) {
       assert.match(stdout, new RegExp(`^BLOCKED ${name} `, 'm'), `${name}: ${stdout}`);
     }
@@ -241,7 +255,7 @@ void test('isolation: no host files, no host loopback, no real network — and e
     server.close();
     rmSync(planted, { force: true });
   }
-});
+}
 
 void test('other file types are refused; a crash, a full disk end as reports', async (t) => {
   if (skip) return t.skip(skip);

@@ -59,6 +59,8 @@ export interface DetonateOptions {
   sinkUid?: number;
   sinkGid?: number;
   workDir?: string;
+  /** `auto` (default): bubblewrap where installed, `unshare` + pivot_root otherwise. */
+  launcher?: 'auto' | 'bwrap' | 'unshare';
   hostname?: string;
   userName?: string;
   log?: (msg: string) => void;
@@ -119,12 +121,6 @@ const TRACE_SET = [
   'setgroups',
   'capset',
   'ptrace',
-  'mount',
-  'unshare',
-  'setns',
-  'bpf',
-  'init_module',
-  'finit_module',
 ];
 /**
  * PID 1 of the sandbox: runs the sample and reaps every process until none is left, so a
@@ -134,6 +130,35 @@ const TRACE_SET = [
 const INIT_SCRIPT =
   'my $p = fork(); exit 126 unless defined $p; if ($p == 0) { exec { $ARGV[0] } @ARGV; exit 127 } ' +
   'my $rc = 0; while ((my $w = wait()) != -1) { $rc = $? if $w == $p } exit($rc & 127 ? 128 + ($rc & 127) : $rc >> 8);';
+/**
+ * Fallback when bubblewrap is missing: runs as root inside `unshare --pid --mount …`, builds
+ * the same read-only root on a tmpfs, pivots into it, detaches the old root, then execs the
+ * rest ("$@": setpriv … env -i … sample). Everything variable arrives as a positional argument.
+ */
+const UNSHARE_SETUP = [
+  'set -eu',
+  'R=$1 H=$2 T=$3 S=$4 E=$5 HOMEDIR=$6 HN=$7 PIVOT=$8; shift 8; [ "$1" = -- ] && shift',
+  'mount -t tmpfs -o mode=0755,nosuid,nodev,size=16m yamori-root "$R"',
+  'ro() { mount --bind "$1" "$2"; mount -o remount,bind,ro,nosuid,nodev "$2"; }',
+  'mkdir -p "$R/usr" "$R/etc" "$R/proc" "$R/dev" "$R/tmp" "$R/sandbox" "$R/home" "$R$HOMEDIR" "$R/var" "$R/run" "$R/.old"',
+  'ro /usr "$R/usr"',
+  'for d in bin sbin lib lib32 lib64 libx32; do',
+  '  if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$R/$d"; elif [ -d "/$d" ]; then mkdir "$R/$d"; ro "/$d" "$R/$d"; fi',
+  'done',
+  'for f in "$E"/*; do n=${f##*/}; : > "$R/etc/$n"; ro "$f" "$R/etc/$n"; done',
+  'for n in ld.so.cache ld.so.conf localtime; do if [ -f "/etc/$n" ]; then : > "$R/etc/$n"; ro "/etc/$n" "$R/etc/$n"; fi; done',
+  'for n in ld.so.conf.d alternatives; do if [ -d "/etc/$n" ]; then mkdir "$R/etc/$n"; ro "/etc/$n" "$R/etc/$n"; fi; done',
+  'for n in null zero full random urandom tty; do : > "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done',
+  'ln -s /proc/self/fd "$R/dev/fd"; ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"; ln -s /proc/self/fd/2 "$R/dev/stderr"',
+  'mount --bind "$H" "$R$HOMEDIR"; mount --bind "$T" "$R/tmp"; ro "$S" "$R/sandbox"; ln -s ../tmp "$R/var/tmp"',
+  'mount -t proc -o nosuid,nodev,noexec proc "$R/proc"',
+  'printf "%s" "$HN" > /proc/sys/kernel/hostname',
+  'mount -o remount,bind,ro "$R"',
+  'cd "$R"; "$PIVOT" . .old; cd /; umount -l /.old',
+  'cd "$HOMEDIR"',
+  'exec "$@"',
+].join('\n');
+
 const MAX_TRACE_BYTES = 64 * 1024 * 1024;
 const MAX_OUTPUT = 64 * 1024;
 
@@ -173,10 +198,15 @@ export async function detonateDetailed(
     'prlimit',
     'mount',
     'umount',
+    'pivot_root',
   ]);
-  const missing = Object.entries(tools)
-    .filter(([, p]) => p === null)
-    .map(([n]) => n);
+  const launcher =
+    options.launcher === 'unshare' || (options.launcher !== 'bwrap' && tools['bwrap'] === null)
+      ? 'unshare'
+      : 'bwrap';
+  const needed = ['strace', 'nsenter', 'unshare', 'ip', 'setpriv', 'prlimit', 'mount', 'umount'];
+  needed.push(launcher === 'bwrap' ? 'bwrap' : 'pivot_root');
+  const missing = needed.filter((n) => tools[n] === null);
   if (missing.length > 0) {
     const hint =
       missing.includes('bwrap') || missing.includes('strace')
@@ -310,7 +340,7 @@ export async function detonateDetailed(
     if (limits.note) env.refused.push(limits.note);
 
     // ---- seccomp
-    const filter = buildSeccompFilter();
+    const filter = launcher === 'bwrap' ? buildSeccompFilter() : null;
     let seccompFd: number | null = null;
     if (filter) {
       const f = join(base, 'seccomp.bpf');
@@ -321,7 +351,11 @@ export async function detonateDetailed(
       env.isolation.push(
         'seccomp deny-list (module/kexec/bpf/perf/userfaultfd/keyring/io_uring/mount/namespace calls → EPERM, x32 denied, foreign ABIs killed)',
       );
-    } else env.refused.push(`no seccomp syscall table for ${process.arch}`);
+    } else if (launcher === 'bwrap') env.refused.push(`no seccomp syscall table for ${process.arch}`);
+    else
+      env.refused.push(
+        'bubblewrap not installed: unshare + pivot_root instead, without seccomp and without disabling nested user namespaces',
+      );
 
     // ---- the chain
     const init = await access('/usr/bin/perl', constants.X_OK).then(
@@ -331,28 +365,97 @@ export async function detonateDetailed(
     if (!init)
       env.refused.push('no /usr/bin/perl for the in-sandbox init: the run ends when the main process exits');
     const trace = join(base, 'trace');
-    const bwrap = await bwrapArgs({
-      sampleUid: o.sampleUid,
-      sampleGid: o.sampleGid,
-      hostname: o.hostname,
-      home,
-      user: o.user,
-      hostHome,
-      hostTmp,
-      hostSampleDir,
-      etc,
-      etcFiles: Object.keys(etcFiles),
-      seccompFd: seccompFd === null ? null : 3,
-    });
-    env.isolation.push(
-      `bubblewrap: user, pid, ipc, uts, cgroup namespaces; read-only root from /usr; uid ${o.sampleUid}; no capabilities; no_new_privs; no nested user namespaces`,
-    );
+    const sandboxCmd = init ? [init, '-e', INIT_SCRIPT, SAMPLE_PATH] : [SAMPLE_PATH];
+    const dropPrivs = [
+      '--reuid',
+      String(o.sampleUid),
+      '--regid',
+      String(o.sampleGid),
+      '--clear-groups',
+      '--no-new-privs',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--',
+    ];
+    let inner: string[];
+    if (launcher === 'bwrap') {
+      const bwrap = await bwrapArgs({
+        sampleUid: o.sampleUid,
+        sampleGid: o.sampleGid,
+        hostname: o.hostname,
+        home,
+        user: o.user,
+        hostHome,
+        hostTmp,
+        hostSampleDir,
+        etc,
+        etcFiles: Object.keys(etcFiles),
+        seccompFd: seccompFd === null ? null : 3,
+      });
+      env.isolation.push(
+        `bubblewrap: user, pid, ipc, uts, cgroup namespaces; read-only root from /usr; uid ${o.sampleUid}; no capabilities; no_new_privs; no nested user namespaces`,
+      );
+      inner = [
+        t['setpriv'] ?? 'setpriv',
+        ...dropPrivs,
+        t['bwrap'] ?? 'bwrap',
+        ...bwrap,
+        ...(init ? ['--as-pid-1'] : []),
+        '--',
+        ...sandboxCmd,
+      ];
+    } else {
+      const newRoot = join(base, 'root');
+      await mkdir(newRoot, { mode: 0o755 });
+      env.isolation.push(
+        `unshare: pid, mount, ipc, uts, cgroup namespaces; pivot_root into a read-only root from /usr; uid ${o.sampleUid}; no capabilities; no_new_privs`,
+      );
+      inner = [
+        t['unshare'] ?? 'unshare',
+        '--pid',
+        '--fork',
+        '--kill-child',
+        '--mount',
+        '--propagation',
+        'private',
+        '--ipc',
+        '--uts',
+        '--cgroup',
+        '--',
+        '/bin/sh',
+        '-c',
+        UNSHARE_SETUP,
+        'sh',
+        newRoot,
+        hostHome,
+        hostTmp,
+        hostSampleDir,
+        etc,
+        home,
+        o.hostname,
+        t['pivot_root'] ?? 'pivot_root',
+        '--',
+        '/usr/bin/setpriv',
+        ...dropPrivs,
+        '/usr/bin/env',
+        '-i',
+        `HOME=${home}`,
+        `USER=${o.user}`,
+        `LOGNAME=${o.user}`,
+        'PATH=/usr/local/bin:/usr/bin:/bin',
+        'SHELL=/bin/bash',
+        'LANG=C.UTF-8',
+        'TERM=xterm',
+        ...sandboxCmd,
+      ];
+    }
     const argv = [
       '-f',
       '-ttt',
       '-q',
       '-y',
       '--pidns-translation',
+      '--seccomp-bpf',
       '-s',
       '256',
       '-e',
@@ -376,20 +479,7 @@ export async function detonateDetailed(
       `--cpu=${o.wallClockS + 5}`,
       ...limits.prlimitArgs,
       '--',
-      t['setpriv'] ?? 'setpriv',
-      '--reuid',
-      String(o.sampleUid),
-      '--regid',
-      String(o.sampleGid),
-      '--clear-groups',
-      '--no-new-privs',
-      '--inh-caps=-all',
-      '--bounding-set=-all',
-      '--',
-      t['bwrap'] ?? 'bwrap',
-      ...bwrap,
-      ...(init ? ['--as-pid-1', '--', init, '-e', INIT_SCRIPT] : ['--']),
-      SAMPLE_PATH,
+      ...inner,
     ];
     o.log(`detonating ${job.sha256} (${cls.kind}) for at most ${o.wallClockS}s`);
     const t0 = performance.now();

@@ -68,7 +68,7 @@ async function main(): Promise<void> {
         sock.end('HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       else sock.destroy();
     };
-    sock.setTimeout(3000, () => finish(null));
+    sock.setTimeout(1500, () => finish(null));
     sock.on('error', () => finish(null));
     sock.on('end', () => finish(null));
     sock.on('data', (chunk: Buffer) => {
