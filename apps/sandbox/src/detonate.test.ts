@@ -136,6 +136,15 @@ void test('test malware (cron + C2 + encryption) is scored malicious; its domain
       (f) => f.op === 'write' && f.path === '/home/alice/Documents/payroll-2026.csv' && f.sha256,
     ),
   );
+  const stage2 = createHash('sha256')
+    .update('#!/bin/sh\n# yamori sandbox test stage 2\necho stage2 > /dev/null\n')
+    .digest('hex');
+  assert.ok(
+    report.indicators.some((i) => i.type === 'sha256' && i.value === stage2),
+    'dropped stage 2 hash',
+  );
+  assert.ok(ids.includes('execution.dropped-executable') && ids.includes('execution.run-dropped'));
+  assert.ok(report.processes.some((p) => p.executable === '/tmp/.cache-update'));
   assert.deepEqual(sandboxUidProcesses(), []);
 });
 
