@@ -9,6 +9,7 @@ import {
   parseWith,
   type AgentHealth,
   type CheckinRequest,
+  type CommandType,
   type HostFacts,
   type Mode,
   type Policy,
@@ -16,7 +17,17 @@ import {
 } from '@yamori/protocol';
 import { AgentApiError, type AgentClient } from './agent-client.ts';
 import { backoffMs, takeToken, type TokenBucket } from './backoff.ts';
-import { createCommandRunner, createIsolation, createNftRunner, createProcessKiller, resolveServerPeers, type CommandRunner, type Isolation } from './commands.ts';
+import {
+  createCommandRunner,
+  createIsolation,
+  createNftRunner,
+  createProcessKiller,
+  resolveServerPeers,
+  type CommandHandler,
+  type CommandRunner,
+  type Isolation,
+  type KillFn,
+} from './commands.ts';
 import { decideExec, toDetectionEvent, type EngineFinding, type LookupState } from './decision.ts';
 import { createEventQueue, type EventQueue } from './event-queue.ts';
 import { buildHealth, createResourceSampler, healthEvent, type ResourceSampler } from './health.ts';
@@ -53,6 +64,10 @@ export interface AgentDeps {
   policyStore?: PolicyStore;
   verdictCache?: VerdictCache;
   commands?: CommandRunner;
+  /** Handlers owned by other modules (scan, quarantine …) for the default command runner. */
+  commandHandlers?: Partial<Record<CommandType, CommandHandler>>;
+  /** pidfd-based kill from the sensor package; default: signals with a start-time re-check. */
+  kill?: KillFn;
   isolation?: Isolation;
   procReader?: ProcReader;
   hashFile?: (path: string) => Promise<string>;
@@ -138,7 +153,9 @@ export function createAgent(deps: AgentDeps): Agent {
   const isolation =
     deps.isolation ??
     createIsolation({ runNft: createNftRunner(), serverPeers: () => resolveServerPeers(deps.client.url), stateDir });
-  const commands = deps.commands ?? createCommandRunner({ kill: createProcessKiller({ reader }), isolation });
+  const commands =
+    deps.commands ??
+    createCommandRunner({ kill: deps.kill ?? createProcessKiller({ reader }), isolation, ...(deps.commandHandlers ? { extra: deps.commandHandlers } : {}) });
   const hashFile = deps.hashFile ?? hashFileSha256;
   const sampler = deps.sampler ?? createResourceSampler({ now });
   const batcher = createLookupBatcher({
