@@ -87,7 +87,10 @@ async function hashFd(fd: number): Promise<string> {
 }
 
 /** Read everything the agent records about an exec held by the gate (pid + event fd). */
-export async function captureExec(req: { pid: number; fd: number }, options: { hash?: boolean } = {}): Promise<ExecCapture> {
+export async function captureExec(
+  req: { pid: number; fd: number },
+  options: { hash?: boolean } = {},
+): Promise<ExecCapture> {
   const { pid, fd } = req;
   const [status, cwd, exe, callerExe, execArgv] = await Promise.all([
     safe(readFile(`/proc/${pid}/status`, 'utf8'), ''),
@@ -98,14 +101,23 @@ export async function captureExec(req: { pid: number; fd: number }, options: { h
   ]);
   const field = (name: string): number[] => {
     const line = status.split('\n').find((l) => l.startsWith(`${name}:`));
-    return line ? line.slice(name.length + 1).trim().split(/\s+/).map(Number) : [];
+    return line
+      ? line
+          .slice(name.length + 1)
+          .trim()
+          .split(/\s+/)
+          .map(Number)
+      : [];
   };
   let argv = execArgv;
   let argvSource: ExecCapture['argvSource'] = 'execve';
   if (!argv) {
     argvSource = 'cmdline';
     const raw = await safe(readFile(`/proc/${pid}/cmdline`), Buffer.alloc(0));
-    argv = raw.toString('utf8').split('\0').filter((s, i, a) => s !== '' || i < a.length - 1);
+    argv = raw
+      .toString('utf8')
+      .split('\0')
+      .filter((s, i, a) => s !== '' || i < a.length - 1);
   }
   const capture: ExecCapture = {
     pid,

@@ -6,8 +6,22 @@ import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { captureExec, type ExecGate, type ExecGateOptions, type ExecRequest, type GateNotice } from './index.ts';
-import { mountScratch, sensorsOrSkip, setFanotifyWatchdog, sh, sleep, waitFor, type Scratch } from './testing/harness.ts';
+import {
+  captureExec,
+  type ExecGate,
+  type ExecGateOptions,
+  type ExecRequest,
+  type GateNotice,
+} from './index.ts';
+import {
+  mountScratch,
+  sensorsOrSkip,
+  setFanotifyWatchdog,
+  sh,
+  sleep,
+  waitFor,
+  type Scratch,
+} from './testing/harness.ts';
 
 const { sensors, skip } = sensorsOrSkip();
 
@@ -31,7 +45,9 @@ describe('exec gate', { skip: skip ?? false }, () => {
     scratch?.cleanup();
   });
 
-  const start = (options: Omit<ExecGateOptions, 'onExec'> & { onExec?: (req: ExecRequest) => void }): {
+  const start = (
+    options: Omit<ExecGateOptions, 'onExec'> & { onExec?: (req: ExecRequest) => void },
+  ): {
     gate: ExecGate;
     requests: ExecRequest[];
     notices: GateNotice[];
@@ -99,7 +115,12 @@ describe('exec gate', { skip: skip ?? false }, () => {
       assert.deepEqual(capture.argv, [bin, 'one', 'two words', 'three']);
       assert.equal(capture.cwd, '/tmp');
       assert.equal(capture.exe, bin);
-      assert.equal(capture.callerExe.endsWith('sh') || capture.callerExe.includes('dash') || capture.callerExe.includes('bash'), true);
+      assert.equal(
+        capture.callerExe.endsWith('sh') ||
+          capture.callerExe.includes('dash') ||
+          capture.callerExe.includes('bash'),
+        true,
+      );
       assert.equal(capture.uid, 0);
       assert.equal(capture.pid, r.pid);
       assert.equal(capture.sha256, expected);
@@ -111,7 +132,9 @@ describe('exec gate', { skip: skip ?? false }, () => {
 
   it('(b) allow + ignore mark: no further events until the file is written', async () => {
     const bin = scratch.binary('marked');
-    const { gate, requests } = start({ onExec: (req) => gate.respond(req.id, 'allow', { ignoreMark: true }) });
+    const { gate, requests } = start({
+      onExec: (req) => gate.respond(req.id, 'allow', { ignoreMark: true }),
+    });
     try {
       assert.equal((await sh(`exec ${bin}`)).code, 0);
       assert.equal(requests.length, 1);
@@ -185,7 +208,11 @@ describe('exec gate', { skip: skip ?? false }, () => {
 
   it('(d) own process, its children and registered pids are allowed without asking JS', async () => {
     const bin = scratch.binary('own');
-    const { gate, requests } = start({ allowChildren: true, timeoutMs: 2000, onExec: (req) => gate.respond(req.id, 'deny') });
+    const { gate, requests } = start({
+      allowChildren: true,
+      timeoutMs: 2000,
+      onExec: (req) => gate.respond(req.id, 'deny'),
+    });
     try {
       // a direct child of the gate's process (spawn blocks our loop until exec: must not wait on JS)
       const child = await new Promise<number | null>((resolve) => spawn(bin).on('close', resolve));
@@ -198,9 +225,15 @@ describe('exec gate', { skip: skip ?? false }, () => {
     } finally {
       gate.stop();
     }
-    const second = start({ allowChildren: false, timeoutMs: 2000, onExec: (req) => second.gate.respond(req.id, 'deny') });
+    const second = start({
+      allowChildren: false,
+      timeoutMs: 2000,
+      onExec: (req) => second.gate.respond(req.id, 'deny'),
+    });
     try {
-      const helper = spawn('/bin/sh', ['-c', `read go; exec ${bin}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const helper = spawn('/bin/sh', ['-c', `read go; exec ${bin}`], {
+        stdio: ['pipe', 'ignore', 'ignore'],
+      });
       children.push(helper);
       second.gate.allowPid(helper.pid!);
       const exited = new Promise<number | null>((resolve) => helper.on('close', resolve));
@@ -242,7 +275,10 @@ describe('exec gate', { skip: skip ?? false }, () => {
     child.kill('SIGKILL');
     const r = await run;
     assert.equal(r.code, 0, 'the kernel allowed the pending exec when the group died');
-    assert.ok(performance.now() - t0 < 5000, `exec completed ${(performance.now() - t0).toFixed(0)} ms after kill`);
+    assert.ok(
+      performance.now() - t0 < 5000,
+      `exec completed ${(performance.now() - t0).toFixed(0)} ms after kill`,
+    );
   });
 
   it('a WebAssembly bounds trap (V8 may take it as SIGSEGV) does not trip the crash handler', async () => {
@@ -251,8 +287,8 @@ describe('exec gate', { skip: skip ?? false }, () => {
     try {
       // (memory 1) (func (export "f") (result i32) (i32.load (i32.const 70000)))
       const bytes = new Uint8Array([
-        0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1, 0x66, 0, 0,
-        0x0a, 0x0b, 1, 9, 0, 0x41, 0xf0, 0xa2, 0x04, 0x28, 2, 0, 0x0b,
+        0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 5, 1, 0x60, 0, 1, 0x7f, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 5, 1, 1,
+        0x66, 0, 0, 0x0a, 0x0b, 1, 9, 0, 0x41, 0xf0, 0xa2, 0x04, 0x28, 2, 0, 0x0b,
       ]);
       // the WebAssembly global is not in this project's TS lib: type the little we use
       const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;

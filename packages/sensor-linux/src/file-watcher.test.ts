@@ -29,10 +29,16 @@ describe('file watcher', { skip: skip ?? false }, () => {
     });
     watchers.push(w);
     w.watch(scratch.dir);
-    const r = await sh(`echo hello > ${scratch.dir}/doc.txt && mv ${scratch.dir}/doc.txt ${scratch.dir}/doc.locked && rm ${scratch.dir}/doc.locked`);
+    const r = await sh(
+      `echo hello > ${scratch.dir}/doc.txt && mv ${scratch.dir}/doc.txt ${scratch.dir}/doc.locked && rm ${scratch.dir}/doc.locked`,
+    );
     assert.equal(r.code, 0);
     const path = `${scratch.dir}/doc.txt`;
-    assert.ok(await waitFor(() => events.some((e) => e.path === `${scratch.dir}/doc.locked` && e.mask & FanMask.DELETE)));
+    assert.ok(
+      await waitFor(() =>
+        events.some((e) => e.path === `${scratch.dir}/doc.locked` && e.mask & FanMask.DELETE),
+      ),
+    );
     const write = events.find((e) => e.path === path && e.mask & FanMask.CLOSE_WRITE);
     assert.ok(write, JSON.stringify(events));
     assert.equal(write.pid, r.pid, 'the shell that redirected into the file is the writer');
@@ -40,7 +46,10 @@ describe('file watcher', { skip: skip ?? false }, () => {
     assert.ok(events.some((e) => e.path === path && e.mask & FanMask.MODIFY));
     assert.ok(events.some((e) => e.path === path && e.mask & FanMask.MOVED_FROM));
     assert.ok(events.some((e) => e.path === `${scratch.dir}/doc.locked` && e.mask & FanMask.MOVED_TO));
-    assert.ok(pidfdsSeen.some((fd) => fd >= 0), 'FAN_REPORT_PIDFD delivered pidfds');
+    assert.ok(
+      pidfdsSeen.some((fd) => fd >= 0),
+      'FAN_REPORT_PIDFD delivered pidfds',
+    );
     assert.equal(w.stats().overflows, 0);
     w.stop();
   });
@@ -65,7 +74,9 @@ describe('file watcher', { skip: skip ?? false }, () => {
     assert.equal(denied.path, decoy);
     const allowed = events.find((e) => e.kind === 'decoy' && !e.denied);
     assert.ok(allowed && allowed.pid !== write.pid);
-    const excludedWriter = await sh(`sleep 0.2; echo ok > '${decoy}'`, { onSpawn: (pid) => w.excludeDecoyPid(pid) });
+    const excludedWriter = await sh(`sleep 0.2; echo ok > '${decoy}'`, {
+      onSpawn: (pid) => w.excludeDecoyPid(pid),
+    });
     assert.equal(excludedWriter.code, 0, 'an excluded pid may write');
     assert.equal(w.stats().decoyDenied, 1);
     w.stop();

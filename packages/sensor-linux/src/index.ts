@@ -22,3 +22,4 @@ export function loadLinuxSensors(options: { addonPath?: string } = {}): SensorLo
   if (!native.ok) return { available: false, reason: native.reason, protectionsOff: allProtections };
   return { available: true, sensors: createLinuxSensors(native.addon) };
 }
+export { createFakeSensors, type FakeExec, type FakeSensors } from './fake.ts';

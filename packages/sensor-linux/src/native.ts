@@ -82,21 +82,32 @@ export interface NativeAddon {
   gateAllowPid(h: NativeHandle, pid: number, allowed: boolean): void;
   gateConfigure(h: NativeHandle, options: Partial<NativeGateOptions>): void;
   gateRef(h: NativeHandle, ref: boolean): void;
-  procStart(options: { receiveBufferBytes: number }, onBatch: (events: NativeProcEvent[]) => void): NativeHandle;
+  procStart(
+    options: { receiveBufferBytes: number },
+    onBatch: (events: NativeProcEvent[]) => void,
+  ): NativeHandle;
   procStop(h: NativeHandle): void;
   procStats(h: NativeHandle): Record<string, number>;
   watchStart(
     options: { reportPidfd: boolean },
     onBatch: (batch: { events: NativeFileEvent[]; overflow: boolean }) => void,
   ): NativeHandle;
-  watchMark(h: NativeHandle, path: string, mask: number, kind: 'inode' | 'mount' | 'filesystem', remove: boolean): void;
+  watchMark(
+    h: NativeHandle,
+    path: string,
+    mask: number,
+    kind: 'inode' | 'mount' | 'filesystem',
+    remove: boolean,
+  ): void;
   watchDecoy(h: NativeHandle, path: string, remove: boolean): void;
   watchExcludePid(h: NativeHandle, pid: number, excluded: boolean): void;
   watchStop(h: NativeHandle): void;
   watchStats(h: NativeHandle): Record<string, number | boolean>;
 }
 
-export const defaultAddonPath = fileURLToPath(new URL('../build/Release/yamori_sensor.node', import.meta.url));
+export const defaultAddonPath = fileURLToPath(
+  new URL('../build/Release/yamori_sensor.node', import.meta.url),
+);
 
 export type NativeLoad = { ok: true; addon: NativeAddon } | { ok: false; reason: string };
 

@@ -16,7 +16,8 @@ describe('proc connector', { skip: skip ?? false }, () => {
     const r = await sh('i=0; while [ $i -lt 200 ]; do /bin/true; i=$((i+1)); done', { timeoutMs: 60000 });
     assert.equal(r.code, 0);
     const loop = r.pid;
-    const children = () => new Set(events.filter((e) => e.kind === 'fork' && e.parentTgid === loop).map((e) => e.tgid));
+    const children = () =>
+      new Set(events.filter((e) => e.kind === 'fork' && e.parentTgid === loop).map((e) => e.tgid));
     const complete = () => {
       const kids = children();
       const execs = events.filter((e) => e.kind === 'exec' && kids.has(e.tgid)).length;
@@ -28,7 +29,10 @@ describe('proc connector', { skip: skip ?? false }, () => {
     assert.equal(kids.size, 200);
     const exits = events.filter((e) => e.kind === 'exit' && kids.has(e.tgid) && e.pid === e.tgid);
     assert.ok(exits.every((e) => e.exitCode === 0));
-    assert.ok(events.some((e) => e.kind === 'exit' && e.tgid === loop), 'the loop shell exit');
+    assert.ok(
+      events.some((e) => e.kind === 'exit' && e.tgid === loop),
+      'the loop shell exit',
+    );
     const s = pc.stats();
     assert.equal(s.lost, 0, JSON.stringify(s));
     assert.equal(s.overruns, 0);
@@ -41,10 +45,18 @@ describe('proc connector', { skip: skip ?? false }, () => {
   it('reports uid changes', async () => {
     const events: ProcEvent[] = [];
     pc = sensors!.startProcConnector({ onEvents: (batch) => events.push(...batch) });
-    const r = await sh('setpriv --reuid=65534 --regid=65534 --clear-groups /bin/true || su -s /bin/true nobody');
+    const r = await sh(
+      'setpriv --reuid=65534 --regid=65534 --clear-groups /bin/true || su -s /bin/true nobody',
+    );
     assert.equal(r.code, 0);
-    assert.ok(await waitFor(() => events.some((e) => e.kind === 'uid' && e.effective === 65534)), 'uid event');
-    assert.ok(events.some((e) => e.kind === 'gid' && e.effective === 65534), 'gid event');
+    assert.ok(
+      await waitFor(() => events.some((e) => e.kind === 'uid' && e.effective === 65534)),
+      'uid event',
+    );
+    assert.ok(
+      events.some((e) => e.kind === 'gid' && e.effective === 65534),
+      'gid event',
+    );
     pc.stop();
   });
 });

@@ -197,9 +197,12 @@ class NativeProcConnector implements ProcConnector {
 
   constructor(addon: NativeAddon, options: ProcConnectorOptions) {
     this.#addon = addon;
-    this.#handle = addon.procStart({ receiveBufferBytes: options.receiveBufferBytes ?? 32 * 1024 * 1024 }, (events) => {
-      if (!this.#stopped) options.onEvents(events);
-    });
+    this.#handle = addon.procStart(
+      { receiveBufferBytes: options.receiveBufferBytes ?? 32 * 1024 * 1024 },
+      (events) => {
+        if (!this.#stopped) options.onEvents(events);
+      },
+    );
   }
 
   stats(): ProcConnectorStats {
@@ -239,11 +242,23 @@ class NativeFileWatcher implements FileWatcher {
   }
 
   watch(path: string, options: WatchOptions = {}): void {
-    this.#addon.watchMark(this.#handle, path, options.mask ?? FanMask.defaultWatch, options.kind ?? 'inode', false);
+    this.#addon.watchMark(
+      this.#handle,
+      path,
+      options.mask ?? FanMask.defaultWatch,
+      options.kind ?? 'inode',
+      false,
+    );
   }
 
   unwatch(path: string, options: WatchOptions = {}): void {
-    this.#addon.watchMark(this.#handle, path, options.mask ?? FanMask.defaultWatch, options.kind ?? 'inode', true);
+    this.#addon.watchMark(
+      this.#handle,
+      path,
+      options.mask ?? FanMask.defaultWatch,
+      options.kind ?? 'inode',
+      true,
+    );
   }
 
   addDecoy(path: string): void {

@@ -66,7 +66,10 @@ export interface RunResult {
 }
 
 /** Run a shell command in a child (sh itself lives on an unmarked fs): never blocks our loop. */
-export function sh(script: string, options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {}): Promise<RunResult> {
+export function sh(
+  script: string,
+  options: { timeoutMs?: number; onSpawn?: (pid: number) => void } = {},
+): Promise<RunResult> {
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn('/bin/sh', ['-c', script], { stdio: ['ignore', 'pipe', 'ignore'] });
