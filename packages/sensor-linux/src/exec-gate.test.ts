@@ -206,6 +206,36 @@ describe('exec gate', { skip: skip ?? false }, () => {
     }
   });
 
+  it('(c) a full pending table answers by the fail rule at once and counts it', async () => {
+    mkdirSync(`${scratch.dir}/full-closed`, { recursive: true });
+    const held = scratch.binary('held');
+    const open = scratch.binary('full-open');
+    const closed = scratch.binary('full-closed/bin');
+    const { gate, requests } = start({
+      maxPending: 1,
+      timeoutMs: 5000,
+      failClosedPrefixes: [`${scratch.dir}/full-closed`],
+    });
+    try {
+      const first = sh(`exec ${held}`);
+      assert.ok(await waitFor(() => requests.length === 1));
+      const c = await sh(`exec ${closed}`);
+      assert.equal(c.code, 126);
+      const o = await sh(`exec ${open}`);
+      assert.equal(o.code, 0);
+      assert.ok(o.ms < 2000, 'answered at once, not at the deadline');
+      const s = gate.stats();
+      assert.equal(s.queueFull, 2);
+      assert.equal(s.failClosed, 1);
+      assert.equal(s.failOpen, 1);
+      assert.equal(s.pending, 1);
+      gate.stop();
+      assert.equal((await first).code, 0);
+    } finally {
+      gate.stop();
+    }
+  });
+
   it('(d) own process, its children and registered pids are allowed without asking JS', async () => {
     const bin = scratch.binary('own');
     const { gate, requests } = start({
