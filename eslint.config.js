@@ -57,4 +57,10 @@ export default tseslint.config(
       ],
     },
   },
+,
+  {
+    // Benchmarks drive the real apps the way a user or load generator does.
+    files: ['bench/**/*.ts'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
 );
