@@ -4,10 +4,11 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import {
   chmodSync,
+  mkdirSync,
   copyFileSync,
   existsSync,
   mkdtempSync,
@@ -17,10 +18,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SandboxReport, parseWith, type SandboxJob } from '@yamori/protocol';
-import { detonateDetailed, type DetonateOptions } from './detonate.ts';
+import { detonateDetailed, sweepStaleRuns, type DetonateOptions } from './detonate.ts';
+import { createWorker } from './worker.ts';
 
 const isRoot = process.getuid?.() === 0;
 let skip: string | false = isRoot ? false : 'needs root (namespaces, cgroups, tmpfs)';
@@ -287,4 +290,63 @@ void test('other file types are refused; a crash, a full disk end as reports', a
     `${filled.report.status} ${filled.report.reason ?? ''}`,
   );
   assert.ok(filled.report.files.some((f) => f.path === '/home/alice/fill'));
+});
+
+void test('worker end to end: claim from an intel stand-in over HTTP, detonate for real, post a valid report', async (t) => {
+  if (skip) return t.skip(skip);
+  const sample = Buffer.from('#!/bin/sh\necho hello > "$HOME/hello.txt"\n');
+  const j = job(sample);
+  const posted: unknown[] = [];
+  let claimed = false;
+  const server = createHttpServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (req.headers.authorization !== 'Bearer wk_test_key') {
+        res.writeHead(401).end();
+      } else if (req.url === '/api/intel/v1/sandbox/claim') {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ job: claimed ? null : j }));
+        claimed = true;
+      } else if (req.url === `/api/intel/v1/sandbox/jobs/${j.id}/sample`) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(sample);
+      } else if (req.url === `/api/intel/v1/sandbox/jobs/${j.id}/report`) {
+        posted.push(JSON.parse(Buffer.concat(chunks).toString()));
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      } else res.writeHead(404).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  try {
+    const { port } = server.address() as { port: number };
+    const w = createWorker({
+      intelUrl: `http://127.0.0.1:${port}`,
+      workerKey: 'wk_test_key',
+      workerId: 'test-worker',
+      waitS: 0,
+      detonate: (bytes, jb) => detonateDetailed(bytes, jb, options).then((d) => d.report),
+    });
+    assert.equal(await w.runOnce(), 'reported');
+    assert.equal(posted.length, 1);
+    const report = parseWith(SandboxReport, posted[0], 'report');
+    assert.equal(report.status, 'completed', report.reason);
+    assert.ok(report.files.some((f) => f.path === '/home/alice/hello.txt' && f.sha256));
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+void test("a dead worker's run directory (mounts included) is swept; a live one is kept", async (t) => {
+  if (skip) return t.skip(skip);
+  const dead = spawnSync('true').pid ?? 999_999;
+  const stale = join(runDir, `yamori-sandbox-${dead}-AbC123`);
+  const live = join(runDir, `yamori-sandbox-${process.pid}-XyZ789`);
+  mkdirSync(join(stale, 'scratch'), { recursive: true });
+  mkdirSync(live);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'yamori-test', join(stale, 'scratch')]);
+  const swept = await sweepStaleRuns(runDir);
+  assert.deepEqual(swept, [stale]);
+  assert.equal(existsSync(stale), false);
+  assert.ok(!readFileSync('/proc/self/mounts', 'utf8').includes(stale));
+  rmSync(live, { recursive: true });
 });

@@ -249,7 +249,8 @@ export async function detonateDetailed(
           `${blocked} is not searchable by others (o+x): bwrap, running as the sample uid, could not reach the scratch area under ${workDir}`,
         ),
       );
-    const base = await mkdtemp(join(workDir, 'yamori-sandbox-'));
+    // The worker's pid in the name lets sweepStaleRuns() tell a dead worker's leftovers from a live run.
+    const base = await mkdtemp(join(workDir, `yamori-sandbox-${process.pid}-`));
     cleanups.push(() => rm(base, { recursive: true, force: true }));
     if (
       (
@@ -562,6 +563,38 @@ export async function detonateDetailed(
   } finally {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   }
+}
+
+/**
+ * Unmounts and removes the run directories of workers that died mid-run (their pid is in the
+ * directory name and no longer alive). Runs of live workers sharing `workDir` are left alone.
+ */
+export async function sweepStaleRuns(workDir: string = tmpdir()): Promise<string[]> {
+  const swept: string[] = [];
+  const entries = await readdir(workDir).catch(() => [] as string[]);
+  const mountinfo = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  for (const e of entries) {
+    const m = /^yamori-sandbox-(\d+)-[A-Za-z0-9]+$/.exec(e);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (alive) continue;
+    const dir = join(workDir, e);
+    const mounts = mountinfo
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((mp) => mp === dir || mp.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
+    for (const mp of mounts) await run('umount', ['-l', mp]);
+    await rm(dir, { recursive: true, force: true });
+    swept.push(dir);
+  }
+  return swept;
 }
 
 // -------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 export {
   detonate,
   detonateDetailed,
+  sweepStaleRuns,
   SAMPLE_PATH,
   type DetonateOptions,
   type DetonationDetails,
@@ -21,3 +22,4 @@ export {
   type SinkEvent,
 } from './score.ts';
 export { buildReport, emptyReport } from './report.ts';
+export { sweepStaleCgroups } from './limits.ts';

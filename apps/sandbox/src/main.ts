@@ -4,7 +4,7 @@
  */
 import { loadConfig } from './config.ts';
 import { createWorker } from './worker.ts';
-import { detonate } from './detonate.ts';
+import { detonate, sweepStaleRuns } from './detonate.ts';
 import { sweepStaleCgroups } from './limits.ts';
 
 const config = loadConfig(process.env);
@@ -16,6 +16,8 @@ const log = (msg: string): void => {
 const ac = new AbortController();
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => ac.abort());
 await sweepStaleCgroups();
+for (const dir of await sweepStaleRuns(config.workDir ?? undefined))
+  log(`removed the leftovers of a dead worker: ${dir}`);
 const worker = createWorker({
   intelUrl: config.intelUrl,
   workerKey: config.workerKey,

@@ -3,7 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { classifySample, createWorker, detonateDetailed, type DetonationDetails } from '@yamori/sandbox';
+import {
+  classifySample,
+  createWorker,
+  detonateDetailed,
+  sweepStaleCgroups,
+  sweepStaleRuns,
+  type DetonationDetails,
+} from '@yamori/sandbox';
 
 /**
  * `yamori sandbox …`: `worker` (claim jobs from intel and detonate them until stopped) and
@@ -106,6 +113,8 @@ export async function sandboxCommand(args: string[], deps: SandboxCommandDeps = 
         process.once('SIGTERM', () => resolve());
       });
     void stop.then(() => ac.abort());
+    await sweepStaleCgroups();
+    for (const dir of await sweepStaleRuns(workDir)) log(`removed the leftovers of a dead worker: ${dir}`);
     log(`worker started against ${values.intel}`);
     await worker.run(ac.signal);
     log('worker stopped');
