@@ -275,7 +275,7 @@ export async function detonateDetailed(
           '-t',
           'tmpfs',
           '-o',
-          `size=${o.scratchBytes},mode=0755,nosuid,nodev`,
+          `size=${o.scratchBytes},nr_inodes=16384,mode=0755,nosuid,nodev`,
           'yamori-scratch',
           scratch,
         ])
