@@ -69,7 +69,8 @@ export interface ProgressSink {
 export function createProgressReporter(sink: ProgressSink, options: { intervalMs?: number; now?: () => number } = {}) {
   const now = options.now ?? (() => performance.now());
   const every = sink.isTTY ? 100 : (options.intervalMs ?? 10_000);
-  let last = now();
+  // A terminal gets its bar at once; a log gets its first line after one interval.
+  let last = sink.isTTY ? Number.NEGATIVE_INFINITY : now();
   let drawn = false;
   return {
     update(p: ScanProgress) {

@@ -128,8 +128,11 @@ export async function scanTree(options: ScanTreeOptions): Promise<ScanSummary> {
         await onEvent({ type: 'skipped', path: e.path, reason: 'not_regular', detail: r.skipped });
         continue;
       }
-      summary.files++;
-      summary.bytes += r.size;
+      // Files that could not be read are errors, not scanned files (clamscan counts the same way).
+      if (r.sha256 !== null) {
+        summary.files++;
+        summary.bytes += r.size;
+      }
       if (r.detections.length > 0) summary.infected++;
       if (r.error) summary.errors++;
       if (r.yara === 'too_large') summary.yaraTooLarge++;
