@@ -16,3 +16,6 @@ export { renderSuricata } from './exports/suricata-export.ts';
 export { renderList } from './exports/list-export.ts';
 export { renderNft } from './exports/nft-export.ts';
 export type { ExportRow } from './exports/export-row.ts';
+export { exportIndicators } from './exports/service.ts';
+export { putSource, listSources, toFeedSource } from './feeds/source-repository.ts';
+export { CHANGES_TOPIC } from './feeds/import-service.ts';
