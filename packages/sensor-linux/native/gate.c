@@ -461,6 +461,12 @@ static void handle_perm(gate_t *g, struct fanotify_event_metadata *md) {
     free(m);
     return;
   }
+  /* no FAN_REPORT_PIDFD on this kernel (or the kernel could not make one): the process is
+   * blocked inside execve, so pidfd_open(pid) names the same process */
+  if (pidfd < 0) {
+    pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    if (pidfd >= 0) fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+  }
   pending_t *p = &g->pending[g->n_pending];
   p->id = ++g->next_id;
   p->fd = fd;

@@ -130,6 +130,25 @@ describe('exec gate', { skip: skip ?? false }, () => {
     }
   });
 
+  it("(a) the request pidfd kills the exec'ing process without a pid race", async () => {
+    const bin = scratch.binary('killed');
+    const { gate } = start({
+      timeoutMs: 3000,
+      onExec: (req) => {
+        assert.ok(req.pidfd >= 0, 'pidfd delivered');
+        sensors!.killPidfd(req.pidfd, 'SIGKILL');
+        gate.respond(req.id, 'deny');
+      },
+    });
+    try {
+      const r = await sh(`exec ${bin}`);
+      assert.equal(r.signal, 'SIGKILL');
+      assert.equal(gate.stats().reportPidfd, true);
+    } finally {
+      gate.stop();
+    }
+  });
+
   it('(b) allow + ignore mark: no further events until the file is written', async () => {
     const bin = scratch.binary('marked');
     const { gate, requests } = start({

@@ -90,6 +90,9 @@ class NativeExecGate implements ExecGate {
           return;
         }
         if (m.kind === 'expired') this.#onExpired(m.id);
+        // the gate thread has already closed the group (pending execs were allowed): release
+        // the rest outside this callback, then tell the agent
+        if (m.kind === 'fatal') setImmediate(() => this.stop());
         onNotice?.(m);
       },
     );
