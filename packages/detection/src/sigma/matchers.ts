@@ -73,16 +73,18 @@ const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'
 type Pattern = { readonly kind: 'plain'; readonly mode: Mode; readonly lit: string } | { readonly kind: 'regex'; readonly tokens: readonly Token[] };
 
 function toPattern(tokens: Token[], mode: Mode): Pattern {
-  let toks = tokens.slice();
-  if (mode === 'contains' || mode === 'endswith') toks.unshift({ wild: '*' });
-  if (mode === 'contains' || mode === 'startswith') toks.push({ wild: '*' });
-  // collapse runs of '*'
-  toks = toks.filter((t, i) => !(typeof t !== 'string' && t.wild === '*' && typeof toks[i - 1] !== 'string' && (toks[i - 1] as { wild: string } | undefined)?.wild === '*'));
   const star = (t: Token | undefined): boolean => t !== undefined && typeof t !== 'string' && t.wild === '*';
+  const padded: Token[] = [
+    ...(mode === 'contains' || mode === 'endswith' ? [{ wild: '*' } as const] : []),
+    ...tokens,
+    ...(mode === 'contains' || mode === 'startswith' ? [{ wild: '*' } as const] : []),
+  ];
+  // a run of '*' is one '*'
+  const toks = padded.filter((t, i, all) => !(star(t) && star(all[i - 1])));
   const lits = toks.filter((t): t is string => typeof t === 'string');
   const wild = toks.length - lits.length;
   if (wild === 0) return { kind: 'plain', mode: 'exact', lit: lits.join('') };
-  if (lits.length === 0) return { kind: 'plain', mode: 'contains', lit: '' };
+  if (lits.length === 0 && toks.every(star)) return { kind: 'plain', mode: 'contains', lit: '' };
   if (lits.length === 1 && toks.length <= 3) {
     const lit = lits[0] as string;
     const first = toks[0];
