@@ -1,15 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { HostFacts, ProcessEvent } from '@yamori/protocol';
-import {
-  AgentApiError,
-  caFingerprint,
-  createAgentClient,
-  encodeEnrollmentToken,
-  fetchPinnedCa,
-  parseEnrollmentToken,
-} from './agent-client.ts';
+import { encodeEnrollmentToken, parseEnrollmentToken, type HostFacts, type ProcessEvent } from '@yamori/protocol';
+import { AgentApiError, caFingerprint, createAgentClient, fetchPinnedCa } from './agent-client.ts';
 import { makeTestPki, type TestPki } from './test-support/pki.ts';
 import { startFakeServer, type FakeServer } from './test-support/fake-agent-server.ts';
 

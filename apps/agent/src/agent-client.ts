@@ -38,8 +38,6 @@ export class AgentApiError extends Error {
   }
 }
 
-export const TOKEN_PREFIX = 'ymr1.';
-
 /**
  * The check-in answer with the policy document left unvalidated: the policy store validates it on
  * its own, so one policy this agent cannot parse (say, from a newer server) is reported and
@@ -50,30 +48,6 @@ export const CheckinEnvelope = Type.Object({
   policy: Type.Union([Type.Object({ revision: Type.Integer({ minimum: 0 }), document: Type.Unknown() }), Type.Null()]),
 });
 export type CheckinEnvelope = Static<typeof CheckinEnvelope>;
-
-export function parseEnrollmentToken(token: string): EnrollmentTokenPayload {
-  const t = token.trim();
-  if (!t.startsWith(TOKEN_PREFIX)) {
-    throw new Error(`enrollment token must start with "${TOKEN_PREFIX}": copy the whole token from the console (Agents → Enrollment tokens)`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(Buffer.from(t.slice(TOKEN_PREFIX.length), 'base64url').toString('utf8'));
-  } catch {
-    throw new Error('enrollment token is not valid base64url JSON: it was probably truncated when copied');
-  }
-  const payload = parseWith(EnrollmentTokenPayload, json, 'enrollment token');
-  const u = new URL(payload.url);
-  if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error(`enrollment token url ${payload.url} is not http(s)`);
-  if (u.protocol === 'https:' && payload.caSha256 === null) {
-    throw new Error('enrollment token for an https server carries no CA fingerprint: create a new token on the server');
-  }
-  return payload;
-}
-
-export function encodeEnrollmentToken(p: EnrollmentTokenPayload): string {
-  return TOKEN_PREFIX + Buffer.from(JSON.stringify(p)).toString('base64url');
-}
 
 /** Hex sha256 of the DER of the first certificate in a PEM. */
 export function caFingerprint(pem: string): string {

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { HostFacts } from '@yamori/protocol';
-import { createAgentClient, fetchPinnedCa, parseEnrollmentToken } from './agent-client.ts';
+import { parseEnrollmentToken } from '@yamori/protocol';
+import { createAgentClient, fetchPinnedCa } from './agent-client.ts';
 import { loadIdentity, saveCaPem, saveCursors, saveIdentity, type Identity } from './state.ts';
 
 /**

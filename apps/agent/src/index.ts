@@ -1,6 +1,6 @@
 export { createAgent, hashFileSha256, defaultLog, type Agent, type AgentDeps, type AgentCounters, type ExecEngine, type Log, type LogLevel } from './agent.ts';
 export type { Sensors, ExecGate, ExecRequest, ExecAnswer, EventSource, Notifier } from './sensors.ts';
-export { createAgentClient, parseEnrollmentToken, encodeEnrollmentToken, fetchPinnedCa, caFingerprint, AgentApiError, type AgentClient, type AgentClientDeps } from './agent-client.ts';
+export { createAgentClient, fetchPinnedCa, caFingerprint, AgentApiError, type AgentClient, type AgentClientDeps } from './agent-client.ts';
 export { enrollAgent } from './enroll.ts';
 export { createEventQueue, type EventQueue, type QueuedBatch } from './event-queue.ts';
 export { decideExec, toDetectionEvent, type ExecDecision, type ExecDecisionInput, type EngineFinding, type KnownVerdict, type LookupState } from './decision.ts';

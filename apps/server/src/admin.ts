@@ -1,14 +1,14 @@
 // Operations for `yamori admin …`: the same use cases as the API, against the database directly,
 // for scripts and for the first steps before any API token exists. The actor in the audit log is "cli".
 import type { Kysely } from 'kysely';
-import type { ApiToken, EnrollmentToken, Role, Tenant, User } from '@yamori/protocol';
+import { encodeEnrollmentToken, type ApiToken, type EnrollmentToken, type Role, type Tenant, type User } from '@yamori/protocol';
 import type { DB } from './db-types.ts';
 import { ConflictError, NotFoundError } from './lib/errors.ts';
 import { hashPassword, randomSecret, sha256Hex } from './lib/secrets.ts';
 import { inTenantTransaction, scopedRepos } from './tenant-scope.ts';
 import { API_TOKEN_PREFIX } from './modules/auth/authenticate.ts';
 import { createTenant as createTenantWithDefaults } from './modules/tenants/service.ts';
-import { encodeEnrollmentToken, installCommand } from './modules/enrollment/enrollment-token.ts';
+import { installCommand } from './modules/enrollment/enrollment-token.ts';
 
 const ACTOR = 'cli';
 

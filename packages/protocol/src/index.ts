@@ -5,3 +5,4 @@ export * from './agent-api.ts';
 export * from './console-api.ts';
 export * from './validate.ts';
 export * from './intel-api.ts';
+export * from './enrollment-token.ts';

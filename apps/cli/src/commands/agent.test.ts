@@ -5,8 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { defaultPolicy } from '@yamori/protocol';
-import { encodeEnrollmentToken, hashScryptPassword, writeFileAtomic } from '@yamori/agent';
+import { defaultPolicy, encodeEnrollmentToken } from '@yamori/protocol';
+import { hashScryptPassword, writeFileAtomic } from '@yamori/agent';
 import { agentCommand } from './agent.ts';
 
 function tmp(t: { after: (fn: () => void) => void }) {

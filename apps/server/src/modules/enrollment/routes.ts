@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Kysely } from 'kysely';
 import { Type } from 'typebox';
-import { CreatedEnrollmentToken, CreateEnrollmentToken, EnrollmentToken, EnrollRequest, EnrollResponse, ErrorBody, Id } from '@yamori/protocol';
+import { encodeEnrollmentToken, CreatedEnrollmentToken, CreateEnrollmentToken, EnrollmentToken, EnrollRequest, EnrollResponse, ErrorBody, Id } from '@yamori/protocol';
 import type { DB } from '../../db-types.ts';
 import { InvalidInputError, NotFoundError, UnauthorizedError } from '../../lib/errors.ts';
 import { tenantOf } from '../../lib/request-context.ts';
@@ -9,7 +9,7 @@ import { randomSecret, sha256Hex } from '../../lib/secrets.ts';
 import type { Clock } from '../../lib/time.ts';
 import { inTenantTransaction } from '../../tenant-scope.ts';
 import { findEnrollmentTokenBySecret } from './enrollment-repository.ts';
-import { decodeEnrollmentToken, encodeEnrollmentToken, installCommand } from './enrollment-token.ts';
+import { enrollmentSecret, installCommand } from './enrollment-token.ts';
 
 export interface EnrollmentOptions {
   db: Kysely<DB>;
@@ -81,9 +81,9 @@ export const agentEnrollRoutes: FastifyPluginAsyncTypebox<EnrollmentOptions & { 
     '/enroll',
     { schema: { tags: ['agent'], body: EnrollRequest, response: { 200: EnrollResponse, 401: ErrorBody } } },
     async (req) => {
-      const payload = decodeEnrollmentToken(req.body.token);
-      if (!payload) throw new InvalidInputError('malformed enrollment token: copy the whole token starting with ymr1.');
-      const row = await findEnrollmentTokenBySecret(db, sha256Hex(payload.secret));
+      const secret0 = enrollmentSecret(req.body.token);
+      if (!secret0) throw new InvalidInputError('malformed enrollment token: copy the whole token starting with ymr1.');
+      const row = await findEnrollmentTokenBySecret(db, sha256Hex(secret0));
       if (!row) throw new UnauthorizedError('unknown enrollment token: ask your administrator for a new one');
       const at = now();
       if (row.revoked_at !== null) throw new UnauthorizedError('this enrollment token was revoked');
