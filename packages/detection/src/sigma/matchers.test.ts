@@ -8,7 +8,7 @@ import { base64Offsets, compileLeaf, parseWildcards } from './matchers.ts';
 /** Reference Sigma glob: `*` any run, `?` one char, `\*` `\?` `\\` escapes, case-insensitive. */
 type Tok = ReturnType<typeof parseWildcards>[number];
 function reference(toks: readonly Tok[], text: string): boolean {
-  const p = toks.flatMap((t) => (typeof t === 'string' ? [...t.toLowerCase()].map((c) => ({ c })) : [t]));
+  const p = toks.flatMap((t): ({ c: string } | { wild: '*' | '?' })[] => (typeof t === 'string' ? [...t.toLowerCase()].map((c) => ({ c })) : [t]));
   const s = [...text.toLowerCase()];
   const memo = new Map<string, boolean>();
   const go = (i: number, j: number): boolean => {
