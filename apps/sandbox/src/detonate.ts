@@ -23,6 +23,7 @@ import {
   access,
   chmod,
   chown,
+  copyFile,
   lstat,
   mkdir,
   mkdtemp,
@@ -64,6 +65,8 @@ export interface DetonateOptions {
   hostname?: string;
   userName?: string;
   log?: (msg: string) => void;
+  /** Copy the raw strace output here (for analysts and for recording parser fixtures). */
+  keepTraceAt?: string;
 }
 
 export interface DetonationEnvironment {
@@ -510,6 +513,7 @@ export async function detonateDetailed(
 
     // ---- observations
     const traceText = await readCapped(trace, MAX_TRACE_BYTES);
+    if (options.keepTraceAt) await copyFile(trace, options.keepTraceAt);
     const behaviour = analyzeTrace(parseStrace(traceText.text), { rootExecutable: SAMPLE_PATH });
     const sinks = await sink.stop();
     const after = await snapshot(areas);

@@ -166,3 +166,33 @@ void test('pid namespaces (--pidns-translation): children are followed by their 
     ],
   );
 });
+
+void test('a real detonation trace (bwrap, perl init, test malware): only the sample tree, setup noise dropped', () => {
+  const text = readFileSync(new URL('./fixtures/strace-bwrap-evil.txt', import.meta.url), 'utf8');
+  const b = analyzeTrace(parseStrace(text), { rootExecutable: '/sandbox/sample' });
+  assert.deepEqual(
+    b.processes.map((p) => [p.ppid === b.rootPid, p.executable, p.exitCode]),
+    [
+      [false, '/sandbox/sample', 0],
+      [true, '/tmp/.cache-update', 0],
+    ],
+  );
+  assert.deepEqual(
+    b.creds,
+    [],
+    "setpriv's own setresuid/capset happen before the sample and are not its behaviour",
+  );
+  const ops = b.files.filter((f) => f.op !== 'read').map((f) => `${f.op} ${f.path} ${f.ok ? 'ok' : f.errno}`);
+  for (const expected of [
+    'write /etc/cron.d/sysupdate ENOENT',
+    'write /tmp/.cache-update ok',
+    'chmod_exec /tmp/.cache-update ok',
+    'exec /tmp/.cache-update ok',
+    'write /home/alice/Documents/payroll-2026.csv ok',
+  ])
+    assert.ok(ops.includes(expected), expected);
+  assert.deepEqual(
+    b.network.filter((n) => n.family === 'inet').map((n) => `${n.address}:${n.port}`),
+    ['127.0.0.1:53', '198.18.0.1:443', '127.0.0.1:53', '198.18.0.1:80'],
+  );
+});

@@ -27,7 +27,7 @@ export interface SandboxCommandDeps {
 
 const USAGE = `usage:
   yamori sandbox worker --intel URL --key KEY [--id WORKER_ID] [--wait S] [--max-wall S] [--work-dir DIR]
-  yamori sandbox run FILE [--json] [--timeout S]`;
+  yamori sandbox run FILE [--json] [--timeout S] [--trace OUT]`;
 
 export async function sandboxCommand(args: string[], deps: SandboxCommandDeps = {}): Promise<number> {
   const out = deps.out ?? ((l: string) => void process.stdout.write(`${l}\n`));
@@ -122,12 +122,12 @@ export async function sandboxCommand(args: string[], deps: SandboxCommandDeps = 
   }
 
   if (sub === 'run') {
-    let values: { json?: boolean; timeout?: string };
+    let values: { json?: boolean; timeout?: string; trace?: string };
     let positionals: string[];
     try {
       ({ values, positionals } = parseArgs({
         args: rest,
-        options: { json: { type: 'boolean' }, timeout: { type: 'string' } },
+        options: { json: { type: 'boolean' }, timeout: { type: 'string' }, trace: { type: 'string' } },
         allowPositionals: true,
       }));
     } catch (e) {
@@ -152,7 +152,10 @@ export async function sandboxCommand(args: string[], deps: SandboxCommandDeps = 
       kind: cls.ok ? cls.kind : ('elf' as const),
       timeoutS: timeout,
     };
-    const details = await detonateDetailed(bytes, job, { maxWallClockS: timeout });
+    const details = await detonateDetailed(bytes, job, {
+      maxWallClockS: timeout,
+      ...(values.trace ? { keepTraceAt: values.trace } : {}),
+    });
     if (values.json) out(JSON.stringify(details.report, null, 2));
     else for (const line of describe(file, job.sha256, details)) out(line);
     return details.report.status === 'error' ? 1 : 0;
