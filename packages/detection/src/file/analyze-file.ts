@@ -63,7 +63,9 @@ export function scoreFile(reader: ByteReader, options: ScoreOptions = {}): FileS
   const analysis = analyzeFile(reader, options);
   const input: Parameters<typeof decideVerdict>[0] = { findings: analysis.findings };
   if (options.trust) input.trust = options.trust;
-  if (options.model && analysis.elf?.parsed) {
+  const role = analysis.elf?.role;
+  // The model was trained on programs and libraries; objects and core files are not exec'd.
+  if (options.model && analysis.elf?.parsed && (role === 'executable' || role === 'shared-library')) {
     input.anomaly = { score: anomalyScore(analysis.elf.features, options.model), model: `${options.model.name}@${options.model.version}` };
   }
   return { ...decideVerdict(input), analysis };

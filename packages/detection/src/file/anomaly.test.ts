@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { anomalyScore, parseAnomalyModel, type RobustZscoreModel } from './anomaly.ts';
+import { bufferReader } from './byte-reader.ts';
+import { analyzeElf, ELF_FEATURE_NAMES } from './elf.ts';
+import { synthUpxElf } from './test-binaries.ts';
 
 const model: RobustZscoreModel = {
   format: 'yamori-anomaly',
@@ -34,5 +38,19 @@ describe('anomaly model', () => {
     assert.equal(parseAnomalyModel(JSON.parse(JSON.stringify(model))).name, 'test');
     assert.throws(() => parseAnomalyModel({ format: 'x', version: 2, kind: 'robust-zscore', features: [{ name: 'a', transform: 'sqrt', median: 0, scale: 0 }] }), /format.*version.*name.*transform.*scale.*d50/);
     assert.throws(() => parseAnomalyModel(null), /invalid anomaly model/);
+  });
+});
+
+describe('the shipped model (models/elf-benign.json)', () => {
+  const shipped = parseAnomalyModel(JSON.parse(readFileSync(new URL('../../models/elf-benign.json', import.meta.url), 'utf8')));
+  const features = (bytes: Uint8Array) => analyzeElf(bufferReader(bytes)).features;
+
+  it('parses and covers every ELF feature', () => {
+    assert.deepEqual(shipped.features.map((f) => f.name), [...ELF_FEATURE_NAMES]);
+  });
+
+  it('scores /usr/bin/ls as typical and a UPX-style packed program as anomalous', () => {
+    assert.ok(anomalyScore(features(readFileSync('/usr/bin/ls')), shipped) < 0.5);
+    assert.ok(anomalyScore(features(synthUpxElf(readFileSync('/usr/bin/ls'))), shipped) > 0.5);
   });
 });
