@@ -33,6 +33,9 @@ int main(int argc, char **argv) { if (argc > 5) { puts(pool); puts(back); } retu
 
 function upxAvailable(): boolean {
   if (spawnSync('upx', ['--version'], { stdio: 'ignore' }).status === 0) return true;
+  // Only ask apt when the distribution has the package (bookworm does not): a failing install
+  // would hold the dpkg lock that parallel tests wait on.
+  if (spawnSync('apt-cache', ['show', 'upx-ucl'], { stdio: 'ignore' }).status !== 0) return false;
   spawnSync('bash', ['scripts/apt-ensure.sh', 'upx-ucl'], { stdio: 'ignore', cwd: repoRoot() });
   return spawnSync('upx', ['--version'], { stdio: 'ignore' }).status === 0;
 }
