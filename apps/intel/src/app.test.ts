@@ -112,6 +112,8 @@ for (const kind of TEST_DIALECTS) {
     // A second instance on the same database stands for another intel server behind the load balancer.
     const other = kind === 'postgres' ? await startTestIntel(kind, { tdb: t.tdb }) : t;
     try {
+      // Builds this instance's in-memory filter of known values before the other instance adds one.
+      assert.deepEqual(await lookupAll(t, t.keys.orgA, [{ type: 'ip', value: '185.220.101.33' }]), ['185.220.101.33 unknown']);
       const head = (await t.app.inject({ method: 'GET', url: `${P}/changes?since=0`, headers: t.auth(t.keys.orgA) })).json<IntelChangesResponse>().next;
       const poll = t.app.inject({ method: 'GET', url: `${P}/changes?since=${head}&waitS=30`, headers: t.auth(t.keys.orgA) });
       await new Promise((r) => setTimeout(r, 300));
@@ -119,6 +121,7 @@ for (const kind of TEST_DIALECTS) {
       const res = (await poll).json<IntelChangesResponse>();
       assert.deepEqual(res.changes.map((c) => `${c.type} ${c.value} ${c.verdict} ${c.source}`), ['ip 185.220.101.33 malicious test-list']);
       assert.equal(res.next, res.changes[0]!.seq);
+      assert.deepEqual(await lookupAll(t, t.keys.orgA, [{ type: 'ip', value: '185.220.101.33' }]), ['185.220.101.33 malicious']);
       const empty = await t.app.inject({ method: 'GET', url: `${P}/changes?since=${res.next}&waitS=0`, headers: t.auth(t.keys.orgA) });
       assert.deepEqual(empty.json<IntelChangesResponse>(), { changes: [], next: res.next });
     } finally {

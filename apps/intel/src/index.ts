@@ -19,3 +19,4 @@ export type { ExportRow } from './exports/export-row.ts';
 export { exportIndicators } from './exports/service.ts';
 export { putSource, listSources, toFeedSource } from './feeds/source-repository.ts';
 export { CHANGES_TOPIC } from './feeds/import-service.ts';
+export type { Observation } from './feeds/prepare-import.ts';

@@ -50,7 +50,6 @@ const initial: Migration = {
       .addColumn('expires_at', 'bigint')
       .addPrimaryKeyConstraint('observations_pk', ['type', 'value', 'source'])
       .execute();
-    await s.createIndex('observations_source').on('observations').columns(['source']).execute();
     await s
       .createTable('indicators')
       .addColumn('type', 'text', (c) => c.notNull())

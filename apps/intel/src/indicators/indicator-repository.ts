@@ -363,6 +363,7 @@ export async function seedIndicators(
   trust: number,
   now: number,
 ): Promise<number> {
+  await lockChangeFeed(trx);
   let inserted = 0;
   for (const part of chunks(observations, 1000)) {
     const r = await trx

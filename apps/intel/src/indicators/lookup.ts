@@ -1,6 +1,7 @@
 import type { IndicatorType, IntelLookupRequest, IntelLookupResponse, Verdict } from '@yamori/protocol';
 import type { IndicatorKey } from '../feeds/prepare-import.ts';
 import { cidrPrefixes, findIndicators, type IndicatorRow, type IntelKysely } from './indicator-repository.ts';
+import type { KnownFilter } from './known-filter.ts';
 import { containingCidrs, normalise, parentDomains, urlHost } from './normalise.ts';
 
 /**
@@ -32,17 +33,16 @@ export function isLive(row: IndicatorRow, now: number): boolean {
   return row.verdict !== 'unknown' && (row.expires_at === null || row.expires_at > now);
 }
 
-export async function lookup(db: IntelKysely, req: IntelLookupRequest, now: number): Promise<IntelLookupResponse> {
+/** `known`, when given, skips the database for values that certainly have no verdict. */
+export async function lookup(db: IntelKysely, req: IntelLookupRequest, now: number, known?: KnownFilter): Promise<IntelLookupResponse> {
   const needsPrefixes = req.items.some((i) => i.type === 'ip' || i.type === 'url');
   const prefixes = needsPrefixes ? await cidrPrefixes(db) : { v4: [], v6: [] };
   const perItem: (IndicatorKey[] | undefined)[] = req.items.map((i) => {
     const n = normalise(i.type, i.value);
     return n.ok ? candidatesFor(n.type, n.value, prefixes) : undefined;
   });
-  const rows = await findIndicators(
-    db,
-    perItem.flatMap((c) => c ?? []),
-  );
+  const wanted = perItem.flatMap((c) => c ?? []);
+  const rows = await findIndicators(db, known ? wanted.filter((k) => known.mightContain(k.type, k.value)) : wanted);
   return {
     results: req.items.map((item, idx) => {
       const cands = perItem[idx];

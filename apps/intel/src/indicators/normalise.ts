@@ -22,6 +22,8 @@ export function refang(raw: string): string {
 }
 
 export function normalise(type: IndicatorType, raw: string): Normalised {
+  // Fast path for the hot case: an already canonical hash.
+  if (type === 'sha256' && HEX64.test(raw)) return { ok: true, type, value: raw };
   const value = refang(raw);
   if (value === '') return { ok: false, reason: 'empty value' };
   switch (type) {

@@ -9,6 +9,7 @@ import { NotFoundError } from '../errors.ts';
 import { CHANGES_TOPIC } from '../feeds/import-service.ts';
 import { clientGone, listenFor } from '../wait.ts';
 import { changesSince, getIndicator, getObservations, getRelated, loadTrust } from './indicator-repository.ts';
+import { createKnownSet } from './known-set.ts';
 import { lookup } from './lookup.ts';
 import { normalise } from './normalise.ts';
 
@@ -26,10 +27,11 @@ const iso = (ms: number) => new Date(ms).toISOString();
 export const indicatorRoutes: FastifyPluginAsyncTypebox<IndicatorRoutesOptions> = async (app, opts) => {
   const { db, notifier } = opts.database;
   app.addHook('onRequest', opts.auth.require('org', 'admin'));
+  const known = createKnownSet(db);
 
   app.post('/lookup', { schema: { body: IntelLookupRequest, response: { 200: IntelLookupResponse } } }, async (request) => {
     opts.lookups?.inc(request.body.items.length);
-    return lookup(db, request.body, opts.now());
+    return lookup(db, request.body, opts.now(), await known.current());
   });
 
   app.get(
