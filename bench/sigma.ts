@@ -142,6 +142,9 @@ if (fast.matches !== slow.matches) {
   process.exit(1);
 }
 console.log(`matches: ${fast.matches} (same in both engines)`);
+const fired = new Map<string, number>();
+for (const e of events) for (const m of pack.engine.match(e)) fired.set(`${m.level} ${m.title}`, (fired.get(`${m.level} ${m.title}`) ?? 0) + 1);
+for (const [rule, n] of [...fired].sort((a, b) => b[1] - a[1]).slice(0, 8)) console.log(`  ${String(n).padStart(6)}  ${rule}`);
 console.log(`indexed engine: ${fast.us.toFixed(2)} µs/event CPU (${fast.wallUs.toFixed(2)} µs/event wall)`);
 console.log(`naive baseline: ${slow.us.toFixed(2)} µs/event CPU (${slow.wallUs.toFixed(2)} µs/event wall; every rule of the category, no index)`);
 console.log(`ratio naive/indexed: ${(slow.us / fast.us).toFixed(1)}x CPU, ${(slow.wallUs / fast.wallUs).toFixed(1)}x wall  (target ≤ 20 µs/event: ${fast.us <= 20 ? 'met' : 'NOT met'})`);
