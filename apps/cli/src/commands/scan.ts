@@ -34,6 +34,7 @@ export interface ScanCommandDeps {
 const USAGE = `usage: yamori scan PATH… [options]
   --rules PATH            YARA rules: a .yar file or a directory of them (recursive)
   --blocklist FILE        sha256 blocklist, one hash per line (sha256sum output works)
+  --file-list FILE        also scan the paths listed in FILE, one per line
   --json                  one JSON document on stdout instead of text
   --quarantine            move detected files into the quarantine store
   --quarantine-dir DIR    quarantine store (default ${DEFAULT_QUARANTINE_DIR})
@@ -49,6 +50,7 @@ exit: 0 clean, 1 detections, 2 errors`;
 const OPTIONS = {
   rules: { type: 'string' },
   blocklist: { type: 'string' },
+  'file-list': { type: 'string' },
   json: { type: 'boolean' },
   quarantine: { type: 'boolean' },
   'quarantine-dir': { type: 'string' },
@@ -97,7 +99,16 @@ export async function scanCommand(args: string[], deps: ScanCommandDeps = {}): P
     out(USAGE);
     return 0;
   }
-  if (parsed.positionals.length === 0) {
+  const paths = [...parsed.positionals];
+  if (o['file-list']) {
+    try {
+      paths.push(...(await readFile(o['file-list'], 'utf8')).split('\n').filter((l) => l.length > 0));
+    } catch (e) {
+      err(`yamori scan: cannot read file list ${o['file-list']}: ${(e as Error).message}`);
+      return 2;
+    }
+  }
+  if (paths.length === 0) {
     err(`yamori scan: no PATH given\n${USAGE}`);
     return 2;
   }
@@ -228,7 +239,7 @@ export async function scanCommand(args: string[], deps: ScanCommandDeps = {}): P
   };
 
   const summary = await scanTree({
-    paths: parsed.positionals,
+    paths,
     engines: { yara, blocklist, yaraOptions: { maxBytes: maxYara, timeoutMs: yaraTimeoutSec * 1000 } },
     followSymlinks: o['follow-symlinks'] ?? false,
     jobs,
