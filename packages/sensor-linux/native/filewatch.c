@@ -136,6 +136,10 @@ static void fw_post(fw_t *w, fw_batch *b) {
     free(b);
     return;
   }
+  if (b->n > 0 && b->n < FW_BATCH) { /* events are ~4 KiB each: queue only what is used */
+    fw_event *n = realloc(b->ev, (size_t)b->n * sizeof *n);
+    if (n) b->ev = n;
+  }
   if (napi_call_threadsafe_function(w->tsfn, b, napi_tsfn_nonblocking) != napi_ok) {
     Y_ATOMIC_INC(&w->st.dropped_batches);
     Y_ATOMIC_ADD(&w->st.dropped_events, (uint64_t)b->n);

@@ -17,7 +17,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define PC_BATCH 512
+#define PC_BATCH_MAX 65536 /* events per batch; a batch is everything one drain of the socket read */
+#define PC_QUEUE 4           /* batches in flight to JS; beyond that the thread waits (telemetry only) */
 #define PC_MAX_CPUS 1024
 
 typedef struct {
@@ -31,9 +32,15 @@ typedef struct {
 } pc_event;
 
 typedef struct {
-  int n;
-  pc_event ev[PC_BATCH];
+  int n, cap;
+  pc_event *ev;
 } pc_batch;
+
+static void pc_batch_free(pc_batch *b) {
+  if (!b) return;
+  free(b->ev);
+  free(b);
+}
 
 typedef struct {
   uint64_t received, batches, enobufs, seq_lost, dropped_batches, dropped_events;
@@ -64,13 +71,17 @@ static int pc_send_op(int sock, enum proc_cn_mcast_op op) {
   return send(sock, nl, nl->nlmsg_len, 0) < 0 ? errno : 0;
 }
 
+/* This thread answers no permission event, so it may wait for JS: while it waits, the kernel
+ * keeps queueing into the (large) socket buffer, and the next drain makes one bigger batch.
+ * Loss then only happens in the kernel, where ENOBUFS and sequence gaps count it. stop()
+ * aborts the threadsafe function, which wakes a waiting call with napi_closing. */
 static void pc_flush(pc_t *p, pc_batch **b) {
   if (!*b || (*b)->n == 0) return;
   Y_ATOMIC_INC(&p->st.batches);
-  if (napi_call_threadsafe_function(p->tsfn, *b, napi_tsfn_nonblocking) != napi_ok) {
+  if (napi_call_threadsafe_function(p->tsfn, *b, napi_tsfn_blocking) != napi_ok) {
     Y_ATOMIC_INC(&p->st.dropped_batches);
     Y_ATOMIC_ADD(&p->st.dropped_events, (uint64_t)(*b)->n);
-    free(*b);
+    pc_batch_free(*b);
   }
   *b = NULL;
 }
@@ -120,9 +131,18 @@ static void *pc_thread(void *arg) {
         pc_track_seq(p, e->cpu, cn->seq);
         Y_ATOMIC_INC(&p->st.received);
         if (!b) {
-          b = malloc(sizeof *b);
+          b = calloc(1, sizeof *b);
           if (!b) continue;
-          b->n = 0;
+        }
+        if (b->n == b->cap) {
+          int cap = b->cap ? b->cap * 2 : 256;
+          pc_event *n = realloc(b->ev, (size_t)cap * sizeof *n);
+          if (!n) {
+            Y_ATOMIC_INC(&p->st.dropped_events);
+            continue;
+          }
+          b->ev = n;
+          b->cap = cap;
         }
         pc_event *o = &b->ev[b->n];
         memset(o, 0, sizeof *o);
@@ -179,12 +199,12 @@ static void *pc_thread(void *arg) {
           continue; /* unknown kinds are not delivered */
         }
         b->n++;
-        if (b->n == PC_BATCH) pc_flush(p, &b);
+        if (b->n >= PC_BATCH_MAX) pc_flush(p, &b);
       }
     }
     pc_flush(p, &b);
   }
-  free(b);
+  pc_batch_free(b);
   return NULL;
 }
 
@@ -207,7 +227,7 @@ static void pc_call_js(napi_env env, napi_value cb, void *context, void *data) {
   (void)context;
   pc_batch *b = data;
   if (env == NULL || cb == NULL) {
-    free(b);
+    pc_batch_free(b);
     return;
   }
   napi_value arr, undef;
@@ -246,7 +266,7 @@ static void pc_call_js(napi_env env, napi_value cb, void *context, void *data) {
     }
     napi_set_element(env, arr, (uint32_t)i, o);
   }
-  free(b);
+  pc_batch_free(b);
   napi_get_undefined(env, &undef);
   napi_call_function(env, undef, cb, 1, &arr, NULL);
 }
@@ -258,12 +278,14 @@ static void pc_stop(pc_t *p) {
   uint64_t one = 1;
   if (write(p->wake_fd, &one, sizeof one) < 0) {
   }
+  /* abort first: a flush waiting for queue space returns napi_closing instead of waiting on
+   * this (JS) thread, which is about to join */
+  if (p->tsfn) napi_release_threadsafe_function(p->tsfn, napi_tsfn_abort);
   if (p->thread_started) pthread_join(p->thread, NULL);
+  p->tsfn = NULL; /* only now: the thread may still call (and get napi_closing) until joined */
   pc_send_op(p->sock, PROC_CN_MCAST_IGNORE); /* pairs with LISTEN: keeps the kernel's listener count right */
   close(p->sock);
   close(p->wake_fd);
-  if (p->tsfn) napi_release_threadsafe_function(p->tsfn, napi_tsfn_release);
-  p->tsfn = NULL;
 }
 
 static void pc_cleanup(void *arg) { pc_stop(arg); }
@@ -316,7 +338,7 @@ static napi_value js_proc_start(napi_env env, napi_callback_info info) {
   p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   napi_value name;
   napi_create_string_utf8(env, "yamori-proc-connector", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_threadsafe_function(env, argv[1], NULL, name, 256, 1, NULL, NULL, p, pc_call_js, &p->tsfn) != napi_ok) {
+  if (napi_create_threadsafe_function(env, argv[1], NULL, name, PC_QUEUE, 1, NULL, NULL, p, pc_call_js, &p->tsfn) != napi_ok) {
     close(sock);
     close(p->wake_fd);
     free(p->last_seq);

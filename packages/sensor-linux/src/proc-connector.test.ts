@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { ProcConnector, ProcEvent } from './index.ts';
-import { sensorsOrSkip, sh, waitFor } from './testing/harness.ts';
+import { sensorsOrSkip, sh, sleep, waitFor } from './testing/harness.ts';
 
 const { sensors, skip } = sensorsOrSkip();
 
@@ -40,6 +40,34 @@ describe('proc connector', { skip: skip ?? false }, () => {
     assert.ok(s.receiveBufferBytes >= 32 * 1024 * 1024, `rcvbuf ${s.receiveBufferBytes}`);
     pc.stop();
     assert.equal(pc.stopped, true);
+  });
+
+  it('a slow consumer loses nothing (the reader waits, the socket buffer absorbs) and stop() never hangs', async () => {
+    let execs = 0;
+    let batches = 0;
+    const conn = sensors!.startProcConnector({
+      onEvents: (batch) => {
+        batches++;
+        execs += batch.filter((e) => e.kind === 'exec').length;
+        const end = performance.now() + 2; // a slow JS consumer: 2 ms per batch
+        while (performance.now() < end);
+      },
+    });
+    pc = conn;
+    const loop = 'i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done';
+    await Promise.all([sh(loop, { timeoutMs: 60000 }), sh(loop, { timeoutMs: 60000 })]);
+    assert.ok(await waitFor(() => execs >= 600, 20000), `saw ${execs} execs`);
+    const s = conn.stats();
+    assert.equal(s.lost + s.overruns + s.droppedEvents, 0, JSON.stringify(s));
+    // now stop while a burst may keep the reader waiting for queue space
+    const burst = sh(loop, { timeoutMs: 60000 });
+    await sleep(50);
+    const t0 = performance.now();
+    conn.stop();
+    const stopMs = performance.now() - t0;
+    await burst;
+    assert.ok(stopMs < 2000, `stop took ${stopMs.toFixed(0)} ms`);
+    assert.ok(batches > 0);
   });
 
   it('reports uid changes', async () => {
