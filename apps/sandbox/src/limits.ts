@@ -30,7 +30,7 @@ export interface Limits {
   remove(): Promise<void>;
 }
 
-interface Mount {
+export interface Mount {
   path: string;
   fstype: string;
   options: string[];
@@ -57,9 +57,10 @@ function unescapeMount(s: string): string {
 
 const ID_OK = /^[A-Za-z0-9._-]{1,64}$/;
 
-export async function createLimits(jobId: string, spec: LimitSpec): Promise<Limits> {
+/** `mounts` defaults to this host's cgroup mounts (tests pass directories that stand in for them). */
+export async function createLimits(jobId: string, spec: LimitSpec, mounts?: Mount[]): Promise<Limits> {
   const id = ID_OK.test(jobId) ? jobId : `job-${Buffer.from(jobId).toString('hex').slice(0, 40)}`;
-  const mounts = await cgroupMounts();
+  mounts ??= await cgroupMounts();
   const problems: string[] = [];
   for (const m of mounts.filter((x) => x.fstype === 'cgroup2')) {
     const v2 = await tryV2(m.path, id, spec).catch((e: unknown) => {
