@@ -120,6 +120,10 @@ void test('base64 and base64offset find encoded values at any alignment', () => 
     assert.ok(off(cmd(`echo ${enc} | base64 -d | sh`)), `prefix '${pre}'`);
   }
   assert.ok(!off(cmd(`echo ${Buffer.from('harmless text here').toString('base64')}`)));
+  const both = rule("  sel:\n    CommandLine|base64offset|contains|all: ['first secret', 'second secret']\n  condition: sel\n");
+  assert.ok(both(cmd(`x ${Buffer.from('ab first secret and the second secret').toString('base64')}`)));
+  assert.ok(both(cmd(`x ${Buffer.from('first secret second secret').toString('base64')}`)));
+  assert.ok(!both(cmd(`x ${Buffer.from('first secret only').toString('base64')}`)));
   const wide = rule("  sel:\n    CommandLine|wide|base64offset|contains: 'iex'\n  condition: sel\n");
   assert.ok(wide(cmd(`pwsh -enc ${Buffer.from('xiex(', 'utf16le').toString('base64')}`)));
 });
@@ -128,6 +132,10 @@ void test('windash matches -, /, and unicode dashes at word starts', () => {
   const m = rule("  sel:\n    CommandLine|windash|contains: ' -e '\n  condition: sel\n");
   for (const d of ['-', '/', '\u2013', '\u2014', '\u2015']) assert.ok(m(cmd(`nc ${d}e /bin/sh`)), d);
   assert.ok(!m(cmd('nc +e /bin/sh')));
+  const all = rule("  sel:\n    CommandLine|windash|contains|all: [' -e ', ' -p ']\n  condition: sel\n");
+  assert.ok(all(cmd('nc /e /bin/sh \u2013p 4444')));
+  assert.ok(all(cmd('nc -e /bin/sh -p 4444')));
+  assert.ok(!all(cmd('nc /e /bin/sh 4444')));
 });
 
 void test('cidr matches IPv4 and IPv6 networks', () => {

@@ -303,6 +303,8 @@ interface ValueTest {
   readonly spec: ValueSpec;
   /** a windash variant other than the value as written (not offered to the synthesizer) */
   readonly variant?: boolean;
+  /** index of the rule value this test came from (windash gives one value several tests) */
+  readonly group: number;
 }
 
 const STRING_MODES = ['contains', 'startswith', 'endswith'] as const;
@@ -403,7 +405,7 @@ export function compileLeaf(cond: FieldCondition, category: Category): CompiledL
   const mode = stringModeOf(mods, line);
   const vts: ValueTest[] = [];
   let nullOk = false;
-  for (const raw of values) {
+  for (const [group, raw] of values.entries()) {
     if (raw === null) {
       nullOk = true;
       continue;
@@ -421,6 +423,7 @@ export function compileLeaf(cond: FieldCondition, category: Category): CompiledL
         fn: fusedPlain(alts),
         needs: encs.map((e) => e.toLowerCase()),
         spec: sampleOf({ kind: 'plain', mode, lit: encs[0] as string }),
+        group,
       });
       continue;
     }
@@ -429,31 +432,31 @@ export function compileLeaf(cond: FieldCondition, category: Category): CompiledL
     for (const [k, p] of pats.entries()) {
       if (p.kind === 'plain') {
         const lit = cased ? p.lit : p.lit.toLowerCase();
-        vts.push({ lower: !cased, fn: plainFn(p.mode, lit), plain: { mode: p.mode, lit }, needs: [lit.toLowerCase()], spec: sampleOf(p), variant: k > 0 });
+        vts.push({ lower: !cased, fn: plainFn(p.mode, lit), plain: { mode: p.mode, lit }, needs: [lit.toLowerCase()], spec: sampleOf(p), variant: k > 0, group });
       } else {
         const re = regexFromTokens(p.tokens, cased);
-        vts.push({ lower: false, fn: (s) => re.test(s), needs: [longestLiteral(p).toLowerCase()], spec: sampleOf(p), variant: k > 0 });
+        vts.push({ lower: false, fn: (s) => re.test(s), needs: [longestLiteral(p).toLowerCase()], spec: sampleOf(p), variant: k > 0, group });
       }
     }
   }
 
-  // Need: OR over values → every value must offer a literal; all → the best single value.
+  // Need per rule value: one of its renderings (windash variants, base64 offsets) must occur.
+  // OR over values → the union, if every value offers literals; all → the most selective value.
+  const byGroup = new Map<number, ValueTest[]>();
+  for (const t of vts) byGroup.set(t.group, [...(byGroup.get(t.group) ?? []), t]);
+  const groupLits = [...byGroup.values()].map((ts): string[] | null => {
+    const lits = ts.flatMap((t): (string | null)[] => (t.needs ? [...t.needs] : [null]));
+    return lits.every((l): l is string => typeof l === 'string' && l !== '') ? [...new Set(lits)] : null;
+  });
   let need: Need | null = null;
-  const litsOf = (t: ValueTest): readonly string[] | null => t.needs;
   if (!nullOk && vts.length > 0) {
     if (all) {
-      let best: string | null = null;
-      for (const t of vts) for (const l of litsOf(t) ?? []) if (best === null || l.length > best.length) best = l;
-      need = best ? [{ slot, lit: best }] : null;
-    } else {
-      const lits: string[] = [];
-      let ok = true;
-      for (const t of vts) {
-        const l = litsOf(t);
-        if (!l || l.some((x) => x === '')) ok = false;
-        else lits.push(...l);
-      }
-      need = ok ? [...new Set(lits)].map((lit) => ({ slot, lit })) : null;
+      let best: string[] | null = null;
+      const minLen = (ls: string[]): number => Math.min(...ls.map((l) => l.length));
+      for (const g of groupLits) if (g && (best === null || minLen(g) > minLen(best))) best = g;
+      need = best ? best.map((lit) => ({ slot, lit })) : null;
+    } else if (groupLits.every((g) => g !== null)) {
+      need = [...new Set(groupLits.flat() as string[])].map((lit) => ({ slot, lit }));
     }
   }
 
@@ -461,12 +464,10 @@ export function compileLeaf(cond: FieldCondition, category: Category): CompiledL
   if (nullOk) options.push({ place: 'absent' });
 
   let test: (v: EventView) => boolean;
-  if (all && !mods.has('windash')) {
-    const tests = vts.map((t) => (t.lower ? (v: EventView) => onValue(v.lower(slot), t.fn) : (v: EventView) => onValue(v.str(slot), t.fn)));
-    test = combine(tests, true);
-  } else if (all) {
-    // windash + all: every original value must match in one of its dash variants
-    throw new CompileError('windash cannot be combined with all', line);
+  if (all) {
+    // every rule value must match, in any of its renderings
+    const single = (t: ValueTest) => (t.lower ? (v: EventView) => onValue(v.lower(slot), t.fn) : (v: EventView) => onValue(v.str(slot), t.fn));
+    test = combine([...byGroup.values()].map((ts) => combine(ts.map(single), false)), true);
   } else {
     const lowerPlain = vts.filter((t) => t.lower && t.plain).map((t) => t.plain as { mode: Mode; lit: string });
     const rest = vts.filter((t) => !(t.lower && t.plain));
