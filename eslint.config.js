@@ -57,7 +57,6 @@ export default tseslint.config(
       ],
     },
   },
-,
   {
     // Benchmarks drive the real apps the way a user or load generator does.
     files: ['bench/**/*.ts'],

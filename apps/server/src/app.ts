@@ -22,6 +22,7 @@ import { alertRoutes } from './modules/alerts/routes.ts';
 import { auditRoutes } from './modules/audit/routes.ts';
 import { eventRoutes } from './modules/events/routes.ts';
 import { agentApiRoutes } from './modules/agent-api/routes.ts';
+import { verdictRoutes } from './modules/verdicts/routes.ts';
 
 export interface AppDeps {
   database: Database<DB>;
@@ -132,6 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await t.register(alertRoutes, { prefix: '/alerts', now });
           await t.register(eventRoutes, { prefix: '/events' });
           await t.register(auditRoutes, { prefix: '/audit' });
+          await t.register(verdictRoutes, { db, now, wakeups });
         },
         { prefix: '/tenants/:tenantId' },
       );

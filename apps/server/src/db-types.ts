@@ -120,4 +120,6 @@ export interface DB {
     after: string | null;
     at: number;
   };
+  exec_ledger: { tenant_id: string; agent_id: string; sha256: string; path: string; first_seen: number; last_seen: number; count: number };
+  server_state: { key: string; value: string };
 }

@@ -67,6 +67,7 @@ for (const kind of TEST_DIALECTS) {
         'PATCH /agents/:agentId': { status: 'archived' },
         'POST /agents/:agentId/commands': { type: 'kill', params: { pid: 1 } },
         'PATCH /alerts/:alertId': { status: 'resolved', resolution: 'benign' },
+        'POST /verdicts': { sha256: 'b'.repeat(64), verdict: 'malicious' },
       };
       const prefix = '/api/v1/tenants/:tenantId';
       const tenantRoutes = h.routes.filter((r) => r.url.startsWith(prefix) && r.url !== prefix);

@@ -5,6 +5,7 @@ import { agentRepository, commandRepository, verdictRepository } from './modules
 import { alertRepository } from './modules/alerts/alert-repository.ts';
 import { enrollmentTokenRepository } from './modules/enrollment/enrollment-repository.ts';
 import { eventRepository } from './modules/events/event-repository.ts';
+import { ledgerRepository } from './modules/ledger/ledger-repository.ts';
 import { groupRepository, policyRepository } from './modules/policies/policy-repository.ts';
 import { settingsRepository } from './modules/tenants/tenant-repository.ts';
 import { apiTokenRepository, userRepository } from './modules/users/user-repository.ts';
@@ -23,6 +24,7 @@ export function scopedRepos(db: Kysely<DB>, tenantId: string) {
     groups: groupRepository(db, tenantId),
     alerts: alertRepository(db, tenantId),
     events: eventRepository(db, tenantId),
+    ledger: ledgerRepository(db, tenantId),
     users: userRepository(db, tenantId),
     apiTokens: apiTokenRepository(db, tenantId),
     enrollmentTokens: enrollmentTokenRepository(db, tenantId),

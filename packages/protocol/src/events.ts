@@ -269,3 +269,7 @@ export const EVENT_DATASETS: readonly EventDataset[] = [
   'yamori.health',
 ];
 
+
+/** Narrowing by `event.dataset` (TypeScript does not narrow unions on a nested field by itself). */
+export const isProcessEvent = (e: AnyEvent): e is ProcessEvent => e.event.dataset === 'yamori.process';
+export const isDetectionEvent = (e: AnyEvent): e is DetectionEvent => e.event.dataset === 'yamori.alert';

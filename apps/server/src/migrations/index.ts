@@ -1,8 +1,9 @@
 import type { Migration } from 'kysely/migration';
 import type { DialectKind } from '@yamori/db';
 import { initial } from './0001-initial.ts';
+import { executionLedger } from './0002-execution-ledger.ts';
 
 /** Every migration, in order. Listed explicitly: no directory scanning. */
 export function serverMigrations(kind: DialectKind): Record<string, Migration> {
-  return { '0001_initial': initial(kind) };
+  return { '0001_initial': initial(kind), '0002_execution_ledger': executionLedger };
 }

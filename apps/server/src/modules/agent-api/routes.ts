@@ -12,7 +12,8 @@ import {
   Id,
   LookupRequest,
   LookupResponse,
-  type DetectionEvent,
+  isDetectionEvent,
+  isProcessEvent,
   type Verdict,
 } from '@yamori/protocol';
 import type { DB } from '../../db-types.ts';
@@ -23,6 +24,7 @@ import { createLimiter } from '../../lib/token-bucket.ts';
 import type { WakeupHub } from '../../lib/wakeups.ts';
 import { inTenantTransaction, scopedRepos } from '../../tenant-scope.ts';
 import { alertFromDetection } from '../alerts/alert-from-event.ts';
+import { ledgerEntries } from '../ledger/ledger-repository.ts';
 import { installAgentAuth } from '../auth/authenticate.ts';
 import { createCheckinService } from './checkin-service.ts';
 import type { Metrics } from '../../lib/metrics.ts';
@@ -94,13 +96,20 @@ export const agentApiRoutes: FastifyPluginAsyncTypebox<AgentApiOptions> = async 
         metrics.batches.inc({ result: 'rate_limited' });
         throw new RateLimitedError(rl.retryAfterS);
       }
-      const detections = events.filter((e): e is DetectionEvent => e.event.dataset === 'yamori.alert');
+      const detections = events.filter(isDetectionEvent);
       const rows = events.map((e) => ({ ts: Date.parse(e['@timestamp']) || at, dataset: e.event.dataset, data: JSON.stringify(e) }));
       const result = await inTenantTransaction(db, agent.tenantId, async (r) => {
         if (!(await r.events.claimBatch(agent.agentId, batchId, events.length, at))) {
           return { batchId, accepted: await r.events.batchCount(agent.agentId, batchId), duplicate: true, alertsCreated: 0 };
         }
         await r.events.insertMany(agent.agentId, rows);
+        // Every program that ran, for retro-hunts when a verdict changes later.
+        const execs = events.filter(isProcessEvent).flatMap((e) =>
+          e.event.type.includes('start') && e.process.hash?.sha256 && e.process.executable
+            ? [{ sha256: e.process.hash.sha256, path: e.process.executable, at: Date.parse(e['@timestamp']) || at }]
+            : [],
+        );
+        if (execs.length) await r.ledger.record(agent.agentId, ledgerEntries(execs));
         let alertsCreated = 0;
         if (detections.length) {
           const windowMs = (await r.settings.get()).alertDedupWindowMinutes * 60_000;

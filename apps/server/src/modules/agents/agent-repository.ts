@@ -171,14 +171,16 @@ export function commandRepository(db: Kysely<DB>, tenantId: string) {
   };
 }
 
+/** A verdict from shared intelligence: every tenant's agents receive it. */
+export async function appendSharedVerdict(db: Kysely<DB>, v: { sha256: string; verdict: string; source: string }, now: number): Promise<void> {
+  await db.insertInto('verdicts').values({ tenant_id: null, sha256: v.sha256, verdict: v.verdict, source: v.source, created_at: now }).execute();
+}
+
 /** Verdict updates visible to a tenant's agents: its own lists plus shared intelligence. */
 export function verdictRepository(db: Kysely<DB>, tenantId: string) {
   return {
-    async append(v: { sha256: string; verdict: string; source: string; shared: boolean }, now: number): Promise<void> {
-      await db
-        .insertInto('verdicts')
-        .values({ tenant_id: v.shared ? null : tenantId, sha256: v.sha256, verdict: v.verdict, source: v.source, created_at: now })
-        .execute();
+    async append(v: { sha256: string; verdict: string; source: string }, now: number): Promise<void> {
+      await db.insertInto('verdicts').values({ tenant_id: tenantId, sha256: v.sha256, verdict: v.verdict, source: v.source, created_at: now }).execute();
     },
     async after(cursor: number, limit = 1000) {
       return db
