@@ -4,3 +4,4 @@ export { walkTree, type WalkEntry, type WalkOptions, type WalkSkipReason } from 
 export { isEicar, parseHashBlocklist, EICAR_SIGNATURE_NAME, EMPTY_BLOCKLIST, type HashBlocklist, type BlocklistParse } from './builtin-signatures.ts';
 export { loadYaraRules, RULE_FILE_EXTENSIONS, type LoadedRules } from './rules-dir.ts';
 export { createProgressReporter, formatProgressBar, formatProgressLine, formatSummary, formatBytes, type ProgressSink } from './progress.ts';
+export { createScanScheduler, nextScanAt, type ScanScheduler, type ScanSchedulerDeps } from './schedule.ts';
