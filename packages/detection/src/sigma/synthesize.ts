@@ -210,14 +210,13 @@ export function regexSample(re: RegExp): string {
   return alternation();
 }
 
+/** Join the pieces a field needs: prefix first, suffix last, contained pieces in between. */
 function materialize(p: SlotPlan): string | number | undefined {
   if (p.num !== undefined) return p.num;
   if (p.exact !== undefined) return p.exact;
-  const parts = [...p.prefix, ...p.infix, ...p.suffix].filter((x) => x !== '');
-  const joined = p.prefix.join('') + (p.prefix.length && p.infix.length ? ' ' : '') + p.infix.join(' ') + ((p.prefix.length || p.infix.length) && p.suffix.length ? ' ' : '') + p.suffix.join('');
-  if (parts.length > 0) return joined;
-  if (p.present || p.prefix.length || p.infix.length || p.suffix.length) return joined === '' ? 'present' : joined;
-  return undefined;
+  const pieces = [p.prefix.join(''), p.infix.join(' '), p.suffix.join('')].filter((x) => x !== '');
+  if (pieces.length > 0) return pieces.join(' ');
+  return p.present || p.prefix.length + p.infix.length + p.suffix.length > 0 ? 'present' : undefined;
 }
 
 function add(plans: Map<Slot, SlotPlan>, slot: Slot, spec: ValueSpec): void {
