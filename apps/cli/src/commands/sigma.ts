@@ -9,7 +9,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadSigmaPack, synthesizeEvent, type RuleError } from '@yamori/detection';
+import { loadSigmaPack, synthesizeSigmaEvent, type SigmaRuleError } from '@yamori/detection';
 
 export interface Output {
   readonly out: (text: string) => void;
@@ -30,7 +30,7 @@ export async function sigmaCommand(args: string[]): Promise<number> {
   return runSigma(args, stdio);
 }
 
-function where(e: RuleError): string {
+function where(e: SigmaRuleError): string {
   return `${e.file}${e.line !== undefined ? `:${e.line}` : ''}`;
 }
 
@@ -158,7 +158,7 @@ async function synth(rules: string, io: Output): Promise<number> {
   for (const e of pack.errors) io.err(`rule not loaded: ${where(e)}: ${e.reason}`);
   let missing = 0;
   for (const c of pack.compiled) {
-    const ev = synthesizeEvent(c);
+    const ev = synthesizeSigmaEvent(c);
     if (ev) io.out(JSON.stringify(ev));
     else {
       missing++;
