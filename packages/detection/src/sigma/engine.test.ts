@@ -243,6 +243,9 @@ void test('file and network categories read their own fields; events of another 
   const n = rule("  sel:\n    DestinationHostname|endswith: .ngrok.io\n    Initiated: 'true'\n  condition: sel\n", 'network_connection');
   assert.ok(n(net({ ip: '3.3.3.3', domain: 'abc.NGROK.io' })));
   assert.ok(!n(net({ ip: '3.3.3.3', domain: 'abc.ngrok.io' }, { network: { transport: 'tcp', type: 'ipv4', direction: 'ingress' } })));
+  const v6 = rule("  sel:\n    DestinationIsIpv6: 'true'\n    Protocol: tcp\n  condition: sel\n", 'network_connection');
+  assert.ok(v6(net({ ip: '2001:db8::1' }, { network: { transport: 'tcp', type: 'ipv6', direction: 'egress' } })));
+  assert.ok(!v6(net({ ip: '192.0.2.1' })));
   const q = rule("  sel:\n    QueryName|endswith: .onion\n  condition: sel\n", 'dns_query');
   assert.ok(q({ ...skeletonEvent('dns_query'), dns: { question: { name: 'x.onion', type: 'A' } } }));
 });

@@ -148,6 +148,15 @@ const S = {
     },
     (e, v) => put(e, ['network', 'direction'], String(v).toLowerCase() === 'true' ? 'egress' : 'ingress'),
   ),
+  /** Sysmon `DestinationIsIpv6` / `SourceIsIpv6`: 'true' when the connection is IPv6. */
+  isIpv6: slot(
+    'network.type#ipv6',
+    (e) => {
+      const t = at(e, ['network', 'type']);
+      return t === 'ipv6' ? 'true' : t === 'ipv4' ? 'false' : undefined;
+    },
+    (e, v) => put(e, ['network', 'type'], String(v).toLowerCase() === 'true' ? 'ipv6' : 'ipv4'),
+  ),
   dnsName: slot('dns.question.name'),
   dnsType: slot('dns.question.type'),
   dnsAnswer: slot('dns.resolved_ip'),
@@ -240,6 +249,8 @@ export const CATEGORY_MAPS: Readonly<Record<Category, CategoryMap>> = {
       SourcePort: S.srcPort,
       Initiated: S.initiated,
       Protocol: S.transport,
+      DestinationIsIpv6: S.isIpv6,
+      SourceIsIpv6: S.isIpv6,
     },
     keywordSlots: [S.executable, S.dstDomain, S.dstIp],
   },
