@@ -23,6 +23,7 @@ import { auditRoutes } from './modules/audit/routes.ts';
 import { eventRoutes } from './modules/events/routes.ts';
 import { agentApiRoutes } from './modules/agent-api/routes.ts';
 import { verdictRoutes } from './modules/verdicts/routes.ts';
+import type { IntelClient } from './modules/intel/intel-client.ts';
 
 export interface AppDeps {
   database: Database<DB>;
@@ -32,6 +33,8 @@ export interface AppDeps {
   now?: Clock;
   logger?: FastifyServerOptions['logger'];
   https?: { key: string; cert: string } | null;
+  /** The threat-intelligence service this server asks about unknown files; null when none is configured. */
+  intel?: IntelClient | null;
 }
 
 export interface App {
@@ -101,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await agentApi.register(agentEnrollRoutes, { ...enrollment, caPem: deps.ca?.pem ?? null });
       await agentApi.register(agentApiRoutes, {
         db,
+        intel: deps.intel ?? null,
         now,
         wakeups,
         metrics,

@@ -22,6 +22,9 @@ export interface ServerConfig {
   readonly maxBodyBytes: number;
   readonly maxInflatedBytes: number;
   readonly maxLongPollS: number;
+  /** Threat intelligence: base URL and this server's organization API key (both or neither). */
+  readonly intelUrl: string | null;
+  readonly intelKey: string | null;
 }
 
 export interface ConfigInput {
@@ -38,6 +41,8 @@ export interface ConfigInput {
   maxBodyBytes?: number | undefined;
   maxInflatedBytes?: number | undefined;
   maxLongPollS?: number | undefined;
+  intelUrl?: string | undefined;
+  intelKey?: string | undefined;
 }
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -72,6 +77,10 @@ export function loadConfig(input: ConfigInput, env: Record<string, string | unde
     if (!Number.isFinite(n) || n <= 0) problems.push(`${name} must be a positive number`);
     return n;
   };
+  const intelUrl = input.intelUrl ?? env['YAMORI_INTEL_URL'] ?? null;
+  const intelKey = input.intelKey ?? env['YAMORI_INTEL_KEY'] ?? null;
+  if ((intelUrl === null) !== (intelKey === null)) problems.push('--intel-url and --intel-key go together: give both or neither');
+  if (intelUrl !== null && !/^https?:\/\//.test(intelUrl)) problems.push(`--intel-url must be http(s)://… (got "${intelUrl}")`);
   const cfg: ServerConfig = {
     dataDir,
     databaseUrl,
@@ -86,6 +95,8 @@ export function loadConfig(input: ConfigInput, env: Record<string, string | unde
     maxBodyBytes: positive('maxBodyBytes', input.maxBodyBytes, 16 * 1024 * 1024),
     maxInflatedBytes: positive('maxInflatedBytes', input.maxInflatedBytes, 64 * 1024 * 1024),
     maxLongPollS: positive('maxLongPollS', input.maxLongPollS, 60),
+    intelUrl,
+    intelKey,
   };
   if (problems.length) throw new Error(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
   return Object.freeze(cfg);

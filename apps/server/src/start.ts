@@ -7,6 +7,8 @@ import type { ServerConfig } from './config.ts';
 import type { DB } from './db-types.ts';
 import { ensureTls } from './lib/tls.ts';
 import { serverMigrations } from './migrations/index.ts';
+import { createIntelClient } from './modules/intel/intel-client.ts';
+import { startIntelFollower } from './modules/intel/intel-follower.ts';
 
 export interface RunningServer {
   url: string;
@@ -28,13 +30,17 @@ export async function startServer(config: ServerConfig, opts: { log?: boolean } 
   try {
     const tls = config.tls ? await ensureTls(join(config.dataDir, 'tls'), [...config.certNames, new URL(config.publicUrl).hostname]) : null;
     const firstRun = await bootstrapFirstRun(database.db, Date.now());
-    const { app } = await buildApp({
+    const intel = config.intelUrl && config.intelKey ? createIntelClient({ url: config.intelUrl, key: config.intelKey }) : null;
+    const { app, wakeups } = await buildApp({
+      intel,
       database,
       config,
       ca: tls ? { pem: tls.caPem, sha256: tls.caSha256 } : null,
       https: tls ? { key: tls.keyPem, cert: tls.certPem } : null,
       logger: opts.log === false ? false : { level: config.logLevel },
     });
+    const follower = intel ? startIntelFollower({ db: database.db, wakeups, client: intel, now: Date.now, log: app.log }) : null;
+    app.addHook('onClose', async () => follower?.stop());
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;

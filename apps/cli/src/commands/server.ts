@@ -10,11 +10,14 @@ export const SERVER_OPTIONS = {
   'cert-name': { type: 'string', multiple: true },
   'insecure-http': { type: 'boolean' },
   'log-level': { type: 'string' },
+  'intel-url': { type: 'string' },
+  'intel-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 const HELP = `usage: yamori server --database URL [--port 8443] [--host 127.0.0.1] [--data DIR]
                      [--public-url URL] [--cert-name NAME]… [--insecure-http] [--log-level info]
+                     [--intel-url URL --intel-key KEY]
 
 One stateless management server instance. Run several against one PostgreSQL behind a load
 balancer; give them the same --data directory contents (tls/) so agents see one CA.`;
@@ -39,6 +42,8 @@ export async function serverCommand(args: string[]): Promise<number> {
         certNames: p.values['cert-name'],
         insecureHttp: p.values['insecure-http'],
         logLevel: p.values['log-level'],
+        intelUrl: p.values['intel-url'],
+        intelKey: p.values['intel-key'],
       },
       process.env,
     ),

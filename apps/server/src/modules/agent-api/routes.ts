@@ -28,9 +28,18 @@ import { ledgerEntries } from '../ledger/ledger-repository.ts';
 import { installAgentAuth } from '../auth/authenticate.ts';
 import { createCheckinService } from './checkin-service.ts';
 import type { Metrics } from '../../lib/metrics.ts';
+import type { IntelClient } from '../intel/intel-client.ts';
+import { uploadDecision } from '../intel/upload-policy.ts';
+import { deployedPolicyForGroup } from '../policies/policy-repository.ts';
+import { applyVerdict } from '../verdicts/service.ts';
+import { identifyFileType } from '@yamori/detection';
+import { createHash } from 'node:crypto';
+import { defaultPolicy } from '@yamori/protocol';
 
 export interface AgentApiOptions {
   db: Kysely<DB>;
+  /** The threat-intelligence service, when one is configured. */
+  intel: IntelClient | null;
   now: Clock;
   wakeups: WakeupHub;
   metrics: Metrics;
@@ -142,7 +151,20 @@ export const agentApiRoutes: FastifyPluginAsyncTypebox<AgentApiOptions> = async 
   app.post('/lookup', { schema: { tags: ['agent'], body: LookupRequest, response: { 200: LookupResponse } } }, async (req) => {
     const agent = agentOf(req);
     const known = await scopedRepos(db, agent.tenantId).verdicts.latest(req.body.sha256);
-    const latest = new Map(known.map((v) => [v.sha256, v]));
+    const latest = new Map<string, { verdict: string; source: string }>(known.map((v) => [v.sha256, v]));
+    const unknown = req.body.sha256.filter((h) => !latest.has(h));
+    if (unknown.length && opts.intel) {
+      try {
+        // What intelligence knows becomes a shared verdict: every tenant's agents learn it at once.
+        for (const r of await opts.intel.lookup(unknown, 2000)) {
+          if (r.verdict === 'unknown') continue;
+          latest.set(r.value, { verdict: r.verdict, source: `intel:${r.source}` });
+          await applyVerdict(db, opts.wakeups, { sha256: r.value, verdict: r.verdict, source: `intel:${r.source}`, tenantId: null, actor: 'intel', at: now() });
+        }
+      } catch (e) {
+        req.log.warn({ err: e }, 'intelligence lookup failed; answering from local verdicts only');
+      }
+    }
     return {
       results: req.body.sha256.map((sha256) => {
         const v = latest.get(sha256);
@@ -150,4 +172,45 @@ export const agentApiRoutes: FastifyPluginAsyncTypebox<AgentApiOptions> = async 
       }),
     };
   });
+
+  // Samples are raw bytes; the metadata travels in headers.
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 512 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+
+  app.post(
+    '/samples',
+    {
+      bodyLimit: 512 * 1024 * 1024,
+      schema: {
+        tags: ['agent'],
+        headers: Type.Object({ 'x-yamori-sha256': Type.String({ pattern: '^[a-f0-9]{64}$' }), 'x-yamori-path': Type.String({ minLength: 1, maxLength: 4096 }) }),
+        response: { 202: Type.Object({ status: Type.String() }), 403: ErrorBody, 503: ErrorBody },
+      },
+    },
+    async (req, reply) => {
+      const agent = agentOf(req);
+      const bytes = req.body as Buffer;
+      if (!Buffer.isBuffer(bytes)) throw new AppError('invalid_input', 'send the sample as application/octet-stream');
+      const sha256 = req.headers['x-yamori-sha256'];
+      const path = decodeURIComponent(req.headers['x-yamori-path']);
+      if (createHash('sha256').update(bytes).digest('hex') !== sha256) throw new AppError('invalid_input', 'x-yamori-sha256 does not match the body');
+      const kind = identifyFileType(bytes.subarray(0, 64 * 1024)).kind;
+      const policy = (await deployedPolicyForGroup(db, agent.tenantId, agent.groupId))?.document ?? defaultPolicy();
+      const decision = uploadDecision(policy.upload, { kind, sizeBytes: bytes.length, path });
+      const audit = (action: string, after: unknown) =>
+        scopedRepos(db, agent.tenantId).audit.append({ actor: `agent:${agent.agentId}`, action, target: `sha256:${sha256}`, after, at: now() });
+      if (!decision.allowed) {
+        await audit('sample.upload_refused', { path, kind, size: bytes.length, reason: decision.reason });
+        throw new AppError('forbidden', `upload refused: ${decision.reason}`);
+      }
+      if (!opts.intel || (kind !== 'elf' && kind !== 'script')) {
+        const reason = opts.intel ? `the sandbox detonates ELF binaries and scripts only, not ${kind}` : 'no threat-intelligence service is configured on this server';
+        await audit('sample.upload_refused', { path, kind, size: bytes.length, reason });
+        throw new AppError('unavailable', reason);
+      }
+      const res = await opts.intel.uploadSample(bytes, { sha256, fileName: path.split('/').pop(), kind });
+      if (res.status >= 300) throw new AppError('unavailable', `intelligence refused the sample: HTTP ${res.status} ${res.body.slice(0, 200)}`);
+      await audit('sample.uploaded', { path, kind, size: bytes.length });
+      return reply.status(202).send({ status: 'queued' });
+    },
+  );
 };
