@@ -102,6 +102,15 @@ for (const kind of TEST_DIALECTS) {
       const d = detail.json<{ indicator: { related: { value: string }[]; verdict: string }; observations: { source: string; trust: number }[] }>();
       assert.deepEqual(d.indicator.related.map((r) => r.value).sort(), ['203.0.114.7', '4bac27393bdd9777ce02453256c5577cd02275510b2227f473d03f533924f877']);
       assert.deepEqual(d.observations.map((o) => `${o.source}:${o.trust}`), ['test-stix:0.5']);
+      // Distrusting a source recomputes what it asserted: its indicators lapse to unknown.
+      const put = await t.app.inject({
+        method: 'PUT',
+        url: `${P}/feeds/sources/test-stix`,
+        headers: { ...t.auth(t.keys.admin), 'content-type': 'application/json' },
+        payload: { trust: 0 },
+      });
+      assert.equal(put.statusCode, 200, put.body);
+      assert.deepEqual(await lookupAll(t, t.keys.orgA, [{ type: 'domain', value: 'cnc.mirai-example.net' }]), ['cnc.mirai-example.net unknown']);
     } finally {
       await t.close();
     }

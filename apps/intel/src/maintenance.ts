@@ -1,7 +1,8 @@
 import type { Database } from '@yamori/db';
 import type { IntelDb } from './db/schema.ts';
 import { CHANGES_TOPIC } from './feeds/import-service.ts';
-import { dueForExpiry, loadTrust, lockChangeFeed, recompute } from './indicators/indicator-repository.ts';
+import type { IndicatorKey } from './feeds/prepare-import.ts';
+import { dueForExpiry, loadTrust, lockChangeFeed, recompute, sourceKeys } from './indicators/indicator-repository.ts';
 import { expireSamples } from './samples/sample-repository.ts';
 
 /**
@@ -23,4 +24,26 @@ export async function runMaintenance(database: Database<IntelDb>, now: number): 
   const expired = await expireIndicators(database, now);
   const s = await expireSamples(database.db, now);
   return { expired, ...s };
+}
+
+/**
+ * After a source's trust weight changed: recompute every value it asserts, page by page (each
+ * page its own transaction, so a big feed does not hold one long lock). Returns verdicts changed.
+ */
+export async function recomputeSource(database: Database<IntelDb>, source: string, now: number, page = 2000): Promise<number> {
+  let after: IndicatorKey | undefined;
+  let changed = 0;
+  for (;;) {
+    const keys = await sourceKeys(database.db, source, after, page);
+    if (keys.length === 0) break;
+    const r = await database.db.transaction().execute(async (trx) => {
+      await lockChangeFeed(trx);
+      return recompute(trx, keys, await loadTrust(trx), now);
+    });
+    changed += r.changed;
+    if (r.changed > 0) await database.notifier.publish(CHANGES_TOPIC, String(r.lastSeq));
+    if (keys.length < page) break;
+    after = keys[keys.length - 1];
+  }
+  return changed;
 }

@@ -3,6 +3,7 @@ import { Type } from 'typebox';
 import { FeedImportQuery, FeedImportReport, FeedSource, FeedSourceInput, parseWith } from '@yamori/protocol';
 import type { Authenticator } from '../auth.ts';
 import { InvalidInputError, NotFoundError } from '../errors.ts';
+import { recomputeSource } from '../maintenance.ts';
 import { fetchSource, type FetchDeps } from './feed-fetch.ts';
 import { importFeed } from './import-service.ts';
 import { deleteSource, getSource, listSources, putSource, recordFetch, toFeedSource } from './source-repository.ts';
@@ -46,7 +47,11 @@ export const feedRoutes: FastifyPluginAsyncTypebox<FeedRoutesOptions> = async (a
         throw new InvalidInputError((e as Error).message);
       }
       if (valid.url && !valid.format) throw new InvalidInputError('a feed with a url needs a format (stix, misp, csv or list)');
-      return toFeedSource(await putSource(db, valid, opts.now()));
+      const before = await getSource(db, valid.name);
+      const row = await putSource(db, valid, opts.now());
+      // A new weight changes the combined verdicts this source contributes to.
+      if (before && before.trust !== row.trust) await recomputeSource(opts.database, row.name, opts.now());
+      return toFeedSource(row);
     },
   );
 

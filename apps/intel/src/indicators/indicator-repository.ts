@@ -364,8 +364,10 @@ export async function seedIndicators(
   now: number,
 ): Promise<number> {
   await lockChangeFeed(trx);
+  // Sorted keys fill the B-tree indexes in order (appends, not random page splits).
+  const sorted = [...observations].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : a.value < b.value ? -1 : a.value > b.value ? 1 : 0));
   let inserted = 0;
-  for (const part of chunks(observations, 1000)) {
+  for (const part of chunks(sorted, 1000)) {
     const r = await trx
       .insertInto('observations')
       .values(
@@ -416,4 +418,12 @@ export async function seedIndicators(
   }
   await noteCidrPrefixes(trx, observations);
   return inserted;
+}
+
+/** One page of the values a source asserts, after `after` in key order (for recomputing on a trust change). */
+export async function sourceKeys(db: IntelKysely, source: string, after: IndicatorKey | undefined, limit: number): Promise<IndicatorKey[]> {
+  let q = db.selectFrom('observations').select(['type', 'value']).where('source', '=', source).orderBy('type').orderBy('value').limit(limit);
+  if (after) q = q.where((eb) => eb.or([eb('type', '>', after.type), eb.and([eb('type', '=', after.type), eb('value', '>', after.value)])]));
+  const rows = await q.execute();
+  return rows.map((r) => ({ type: r.type as IndicatorType, value: r.value }));
 }
