@@ -5,3 +5,4 @@ export { isEicar, parseHashBlocklist, EICAR_SIGNATURE_NAME, EMPTY_BLOCKLIST, typ
 export { loadYaraRules, RULE_FILE_EXTENSIONS, type LoadedRules } from './rules-dir.ts';
 export { createProgressReporter, formatProgressBar, formatProgressLine, formatSummary, formatBytes, type ProgressSink } from './progress.ts';
 export { createScanScheduler, nextScanAt, type ScanScheduler, type ScanSchedulerDeps } from './schedule.ts';
+export { createScanCommandHandler, type ScanCommandDeps as ScanCommandHandlerDeps } from './command.ts';

@@ -10,6 +10,7 @@ import { isEicar, parseHashBlocklist } from './builtin-signatures.ts';
 import { scanTree, type ScanEvent } from './scanner.ts';
 import { scanFile, toEngineFindings } from './file-scan.ts';
 import { formatProgressBar, formatProgressLine } from './progress.ts';
+import { createScanCommandHandler } from './command.ts';
 
 // Written at test time from two halves, so no file in the repository is the EICAR file.
 export const EICAR = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$' + 'EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*';
@@ -145,4 +146,22 @@ void test('progress formatting: bar fits the width, line names counts and rates'
   assert.ok(bar.length <= 80, bar);
   assert.match(bar, /^\[#{10}-{10}\] {2}50% 5\/10 files/);
   assert.match(formatProgressLine({ ...p, walkDone: false }), /^scan: 5\/10\+ files, 5\.0 MiB\/10 MiB, 5 files\/s, 5\.0 MiB\/s, 1 found, 0 errors$/);
+});
+
+void test('server scan command: scans the paths, quarantines detections when asked, answers JSON', async (t) => {
+  const dir = tree(t);
+  writeFileSync(join(dir, 'eicar.com'), EICAR);
+  writeFileSync(join(dir, 'ok.txt'), 'ok');
+  const { openQuarantineStore } = await import('../quarantine/store.ts');
+  const store = await openQuarantineStore(join(dir, '.quarantine'));
+  const handler = createScanCommandHandler({ engines: () => ({ yara: null }), quarantineStore: async () => store });
+  const r = await handler({ id: 'c9', type: 'scan', params: { paths: [dir], quarantine: true }, createdAt: '2026-11-22T04:00:00.000Z' });
+  assert.equal(r.status, 'done', r.output);
+  const a = JSON.parse(r.output ?? '{}') as { summary: { files: number; infected: number }; detections: { path: string; names: string[]; quarantineId?: string }[] };
+  assert.equal(a.summary.infected, 1);
+  assert.equal(a.summary.files, 2, 'the store itself is not scanned');
+  assert.deepEqual(a.detections[0]?.names, ['builtin:EICAR-Test-File']);
+  assert.match(a.detections[0]?.quarantineId ?? '', /^[0-9a-f]{32}$/);
+  const bad = await handler({ id: 'c10', type: 'scan', params: { paths: [] }, createdAt: '2026-11-22T04:00:00.000Z' });
+  assert.equal(bad.status, 'failed');
 });
