@@ -51,7 +51,7 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
 
 /** A local engine consulted on each exec (static analysis, YARA …), owned by another module. */
-export type ExecEngine = (req: { path: string; sha256: string; pid: number }) => Promise<EngineFinding[]>;
+export type ExecEngine = (req: { path: string; sha256: string; pid: number; fd?: number | undefined }) => Promise<EngineFinding[]>;
 
 export interface AgentDeps {
   stateDir: string;
@@ -90,6 +90,11 @@ export interface AgentDeps {
   onRestartRequested?: (reason: string) => void;
   /** Popup language. */
   language?: 'en' | 'ja';
+  /**
+   * How long a server answer of "unknown" stands without asking again (ms, default 60 s). Changes
+   * still arrive at once through the check-in's verdict stream; this only spares a lookup per exec.
+   */
+  unknownTtlMs?: number;
 }
 
 export interface AgentCounters {
@@ -158,9 +163,15 @@ export function createAgent(deps: AgentDeps): Agent {
     createCommandRunner({ kill: deps.kill ?? createProcessKiller({ reader }), isolation, ...(deps.commandHandlers ? { extra: deps.commandHandlers } : {}) });
   const hashFile = deps.hashFile ?? hashFileSha256;
   const sampler = deps.sampler ?? createResourceSampler({ now });
+  const unknownTtlMs = deps.unknownTtlMs ?? 60_000;
+  const answeredAt = new Map<string, number>();
   const batcher = createLookupBatcher({
     lookup: (h) => deps.client.lookup(h),
-    onAnswer: (sha, v) => verdicts.set(sha, { ...v, seq: 0 }),
+    onAnswer: (sha, v) => {
+      verdicts.set(sha, { ...v, seq: 0 });
+      if (answeredAt.size >= 100_000) answeredAt.clear();
+      answeredAt.set(sha, now());
+    },
   });
 
   let cursors: Cursors = loadCursors(stateDir);
@@ -244,7 +255,7 @@ export function createAgent(deps: AgentDeps): Agent {
     const subject = { path: req.path, sha256, parentPath: parent?.exe };
     let engines: EngineFinding[] = [];
     if (sha256 && deps.engines?.length && !shedding('deep_scan')) {
-      const results = await Promise.allSettled(deps.engines.map((e) => e({ path: req.path, sha256: sha256, pid: req.pid })));
+      const results = await Promise.allSettled(deps.engines.map((e) => e({ path: req.path, sha256: sha256, pid: req.pid, fd: req.fd })));
       engines = results.flatMap((r) => (r.status === 'fulfilled' ? r.value : []));
     }
     const base = {
@@ -256,9 +267,13 @@ export function createAgent(deps: AgentDeps): Agent {
       engines,
       now: now(),
     };
-    let d = decideExec({ ...base, lookup: sha256 ? 'pending' : 'unavailable' });
+    const recentUnknown =
+      sha256 !== undefined && base.cached?.verdict === 'unknown' && now() - (answeredAt.get(sha256) ?? -Infinity) < unknownTtlMs;
+    let d = decideExec({ ...base, lookup: recentUnknown ? base.cached : sha256 ? 'pending' : 'unavailable' });
     if (!d.final && sha256) {
-      const budget = Math.max(0, policy.exec.decisionTimeoutMs - (now() - started));
+      // Answer before the sensor's fail rule does (it carries the same policy timeout, from the kernel event).
+      const deadline = Math.min(started + policy.exec.decisionTimeoutMs, (req.deadline ?? Infinity) - 5);
+      const budget = Math.max(0, deadline - now());
       const lookup: LookupState = await Promise.race([
         batcher.lookup(sha256).then(
           (v): LookupState => v,
@@ -281,7 +296,11 @@ export function createAgent(deps: AgentDeps): Agent {
       record([event]);
     }
     if (d.popup) sensors.notifier?.popup(policy.popup[deps.language ?? 'en'], { pid: req.pid, path: req.path });
-    if (sha256 && d.allow) tree.noteExecHash(req.pid, req.path, sha256);
+    if (d.allow) {
+      const c = req.capture;
+      if (c) tree.noteExec(req.pid, { path: req.path, sha256, ppid: c.ppid, uid: c.uid, gid: c.gid, argv: c.argv, cwd: c.cwd });
+      else if (sha256) tree.noteExecHash(req.pid, req.path, sha256);
+    }
     return { allow: d.allow, cache: d.cache };
   }
 
@@ -290,6 +309,7 @@ export function createAgent(deps: AgentDeps): Agent {
   const onPolicy = (p: AppliedPolicy) => {
     queue.setMaxBytes(p.document.telemetry.queueMaxMb * MiB);
     sensors.execGate?.setFallback?.(p.document.exec.decisionTimeoutMs, p.document.exec.onTimeout);
+    sensors.execGate?.applyPolicy?.(p.document);
     sensors.execGate?.flush();
     sensors.fileEvents?.applyPolicy?.(p.document);
     sensors.netEvents?.applyPolicy?.(p.document);
@@ -551,6 +571,7 @@ export function createAgent(deps: AgentDeps): Agent {
     if (execGate) {
       const p = policyNow();
       execGate.setFallback?.(p.exec.decisionTimeoutMs, p.exec.onTimeout);
+      execGate.applyPolicy?.(p);
       await startSensor(execGate.name, () => execGate.start(decide));
     }
     loops = [checkinLoop(signal), uploadLoop(signal), healthLoop(signal)];

@@ -1,5 +1,7 @@
 export { createAgent, hashFileSha256, defaultLog, type Agent, type AgentDeps, type AgentCounters, type ExecEngine, type Log, type LogLevel } from './agent.ts';
-export type { Sensors, ExecGate, ExecRequest, ExecAnswer, EventSource, Notifier } from './sensors.ts';
+export type { Sensors, ExecGate, ExecRequest, ExecAnswer, ExecCaptureInfo, EventSource, Notifier } from './sensors.ts';
+export { createLinuxSensors, failClosedPrefixes, toProcConnectorEvent, type LinuxSensorOptions, type LinuxSensorSet } from './linux-sensors.ts';
+export { createFileEngine, findingsOf, loadDefaultModel, STATIC_RULES, type FileEngineOptions } from './file-engine.ts';
 export { createAgentClient, fetchPinnedCa, caFingerprint, AgentApiError, type AgentClient, type AgentClientDeps } from './agent-client.ts';
 export { enrollAgent } from './enroll.ts';
 export { createEventQueue, type EventQueue, type QueuedBatch } from './event-queue.ts';

@@ -95,3 +95,25 @@ void test('the real /proc: this process is readable', () => {
   assert.ok(r.bootId().length > 8);
   assert.equal(r.read(2 ** 22 + 7), undefined);
 });
+
+void test('a process gone before its exec event is recorded from the exec gate capture: new argv, hash, user, lineage', (t) => {
+  const p = fakeProc(t);
+  p.add(1, 0, 1, '/sbin/init', ['/sbin/init']);
+  p.add(100, 1, 500, '/bin/sh', ['sh', '-c', 'loop']);
+  const tree = createProcessTree({ reader: createProcReader({ root: p.root }), now: () => Date.parse('2026-06-01T00:00:00Z'), newId: () => 'event-1234' });
+  tree.seed();
+  tree.handle({ type: 'fork', pid: 300, ppid: 100, tgid: 300, startTicks: 950 });
+  // the gate held the exec and read it; the process has exited by the time the exec event is handled
+  tree.noteExec(300, { path: '/opt/x/prog', sha256: 'd'.repeat(64), ppid: 100, uid: 1000, gid: 100, argv: ['/opt/x/prog', 'arg 1'], cwd: '/srv' });
+  const start = tree.handle({ type: 'exec', pid: 300 });
+  assert.ok(start);
+  parseWith(ProcessEvent, start, 'process event');
+  assert.equal(start.process.executable, '/opt/x/prog');
+  assert.deepEqual(start.process.args, ['/opt/x/prog', 'arg 1']);
+  assert.equal(start.process.hash?.sha256, 'd'.repeat(64));
+  assert.equal(start.process.working_directory, '/srv');
+  assert.equal(start.process.user?.id, '1000');
+  assert.equal(start.process.entity_id, entityId('boot-1', 300, 950));
+  assert.equal(start.process.parent?.executable, '/bin/sh');
+  assert.ok(tree.handle({ type: 'exit', pid: 300, exitCode: 0 }), 'its end is reported too');
+});

@@ -42,9 +42,25 @@ export interface ProcessTree {
    * the proc connector's exec event): attach it to the exec that follows.
    */
   noteExecHash(pid: number, path: string, sha256: string): void;
+  /**
+   * Like noteExecHash, with what the exec gate read while the exec was held (argv of the new image,
+   * cwd, user): used when the process is gone before the proc connector's exec event is handled,
+   * so a short-lived process is still recorded completely.
+   */
+  noteExec(pid: number, exec: NotedExec): void;
   /** ECS `process` object (with parent) for a pid, e.g. to attach to a detection. */
   toEcs(pid: number): Process | undefined;
   readonly size: number;
+}
+
+export interface NotedExec {
+  path: string;
+  sha256?: string | undefined;
+  ppid?: number | undefined;
+  uid?: number | undefined;
+  gid?: number | undefined;
+  argv?: string[] | undefined;
+  cwd?: string | undefined;
 }
 
 export interface ProcessTreeDeps {
@@ -63,7 +79,7 @@ const basename = (p: string) => p.slice(p.lastIndexOf('/') + 1);
 
 export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
   const nodes = new Map<number, ProcessNode>();
-  const pendingHashes = new Map<number, { path: string; sha256: string }>();
+  const pendingHashes = new Map<number, NotedExec>();
   const max = deps.maxNodes ?? 65_536;
   const boot = deps.reader.bootId();
   const isThread = (ev: { pid: number; tgid?: number }) => ev.tgid !== undefined && ev.tgid !== ev.pid;
@@ -190,6 +206,8 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
         case 'exec': {
           const known = nodes.get(ev.pid);
           const snap = deps.reader.read(ev.pid);
+          const pending = pendingHashes.get(ev.pid);
+          pendingHashes.delete(ev.pid);
           let n: ProcessNode;
           if (snap) {
             n = fromSnapshot(snap);
@@ -198,16 +216,35 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
               n.entityId = known.entityId;
               n.parentEntityId = known.parentEntityId ?? n.parentEntityId;
             }
+            // /proc was read after exec: argv can be empty for a process already exiting.
+            if (pending?.argv && n.argv.length === 0 && (n.exe === undefined || n.exe === pending.path)) n.argv = pending.argv;
+          } else if (pending?.argv) {
+            // Exited before we could read /proc: the exec gate's capture is the new image.
+            const ppid = known?.ppid ?? pending.ppid ?? 0;
+            const parent = nodes.get(ppid);
+            const startTicks = known?.startTicks ?? Math.round(((deps.now() - deps.reader.bootTimeMs()) * CLK_TCK) / 1000);
+            n = {
+              entityId: known?.entityId ?? entityId(boot, ev.pid, startTicks),
+              pid: ev.pid,
+              ppid,
+              startTicks,
+              name: basename(pending.path).slice(0, 15),
+              exe: pending.path,
+              argv: pending.argv,
+              cwd: pending.cwd ?? known?.cwd,
+              uid: pending.uid ?? known?.uid,
+              gid: pending.gid ?? known?.gid,
+              env: undefined,
+              parentEntityId: known?.parentEntityId ?? parent?.entityId,
+              reported: true,
+            };
           } else if (known) {
             // Exited before we could read it: record what we know (the pre-exec image).
             n = { ...known, sha256: undefined, reported: true };
           } else {
-            pendingHashes.delete(ev.pid);
             return undefined;
           }
-          const pending = pendingHashes.get(ev.pid);
-          pendingHashes.delete(ev.pid);
-          if (pending && (n.exe === undefined || n.exe === pending.path)) n.sha256 = pending.sha256;
+          if (pending?.sha256 && (n.exe === undefined || n.exe === pending.path)) n.sha256 = pending.sha256;
           put(n);
           return event(n, 'start');
         }
@@ -242,6 +279,10 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
     noteExecHash(pid, path, sha256) {
       if (pendingHashes.size > 4096) pendingHashes.clear(); // execs that never completed
       pendingHashes.set(pid, { path, sha256 });
+    },
+    noteExec(pid, exec) {
+      if (pendingHashes.size > 4096) pendingHashes.clear();
+      pendingHashes.set(pid, exec);
     },
     toEcs(pid) {
       const n = nodes.get(pid);

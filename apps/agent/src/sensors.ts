@@ -14,6 +14,26 @@ export interface ExecRequest {
   sha256?: string | undefined;
   /** Hash the file from the event's fd (preferred over re-opening `path`, which can be swapped). */
   hash?: (() => Promise<string>) | undefined;
+  /**
+   * The file being executed, opened by the kernel: readable with positional reads until the
+   * answer (local engines read this rather than re-opening `path`).
+   */
+  fd?: number | undefined;
+  /** What the sensor read while the exec was held: the new image's argv, cwd, user (short-lived processes). */
+  capture?: ExecCaptureInfo | undefined;
+  /** When the sensor's own fail rule answers (Date.now() ms): the decision should be in before. */
+  deadline?: number | undefined;
+}
+
+/** The exec as seen while it was held in execve (see @yamori/sensor-linux captureExec). */
+export interface ExecCaptureInfo {
+  ppid: number;
+  uid: number;
+  gid: number;
+  argv: string[];
+  cwd: string;
+  /** The file being executed. */
+  exe: string;
 }
 
 export interface ExecAnswer {
@@ -30,9 +50,11 @@ export interface ExecGate {
    */
   start(decide: (req: ExecRequest) => Promise<ExecAnswer>): Promise<void>;
   stop(): Promise<void>;
-  /** Drop cached allow answers (kernel ignore marks): all, or the files with these hashes. */
+  /** Drop cached answers (native cache, kernel ignore marks): all, or the files with these hashes. */
   flush(sha256s?: readonly string[]): void;
   setFallback?(timeoutMs: number, onTimeout: 'allow' | 'deny'): void;
+  /** The whole exec section of a new policy (timeout, fail rule, fail-closed paths). */
+  applyPolicy?(policy: Policy): void;
   state(): SensorState;
 }
 

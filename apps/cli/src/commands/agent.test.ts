@@ -114,7 +114,8 @@ void test('run: starts in the foreground, checks in, stops cleanly on request', 
   assert.equal(await agentCommand(['enroll', '--token', token, '--state', dir], c), 0);
   let stop!: () => void;
   const stopSignal = new Promise<void>((r) => (stop = r));
-  const running = agentCommand(['run', '--state', dir], { ...c, env: {}, stopSignal });
+  // --no-sensors: this test is about enrollment and check-in; the real exec gate would mark every filesystem
+  const running = agentCommand(['run', '--state', dir, '--no-sensors'], { ...c, env: {}, stopSignal });
   for (let i = 0; i < 200 && checkins.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
   stop();
   assert.equal(await running, 0);

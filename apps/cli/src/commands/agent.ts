@@ -9,7 +9,9 @@ import {
   collectHostFacts,
   createAgent,
   createAgentClient,
+  createFileEngine,
   createIsolation,
+  createLinuxSensors,
   createNftRunner,
   DEFAULT_STATE_DIR,
   defaultLog,
@@ -21,6 +23,7 @@ import {
   resolveServerPeers,
   STATE_FILES,
   writeFileAtomic,
+  type ExecEngine,
   type Sensors,
 } from '@yamori/agent';
 
@@ -32,8 +35,10 @@ export interface AgentCommandDeps {
   env?: NodeJS.ProcessEnv;
   out?: (line: string) => void;
   err?: (line: string) => void;
-  /** The composition root of the real sensors (the sensor package, adapted); absent = no sensors. */
+  /** The sensors to run with; default: the real Linux sensors (createLinuxSensors), none with --no-sensors. */
   sensors?: () => Promise<Sensors> | Sensors;
+  /** Local exec engines; default: static file analysis (createFileEngine). */
+  engines?: ExecEngine[];
   /** For `install`/`uninstall` (tests pass a fake). */
   systemctl?: (args: string[]) => number;
   /** For `run`: resolves when the agent should stop (default: SIGTERM/SIGINT). */
@@ -45,7 +50,9 @@ const UNIT_NAME = 'yamori-agent.service';
 
 const USAGE = `usage:
   yamori agent enroll --url URL --token TOKEN [--state DIR]   (token may come from YAMORI_ENROLL_TOKEN)
-  yamori agent run [--state DIR]
+  yamori agent run [--state DIR] [--no-sensors] [--gate-mount DIR]...
+      --no-sensors     debugging: no exec gate, no proc connector (policy sync, commands, queue only)
+      --gate-mount DIR test/debugging: the exec gate marks only mounts at or below DIR (repeatable)
   yamori agent status [--state DIR] [--json]
   yamori agent install [--state DIR] [--config-dir DIR] [--prefix ROOT] [--no-start]
   yamori agent uninstall [--password P] [--state DIR] [--prefix ROOT] [--no-stop] [--keep-state]`;
@@ -68,7 +75,7 @@ export async function agentCommand(args: string[], deps: AgentCommandDeps = {}):
       case 'enroll':
         return await enroll(stateDir, opts, env, out, err);
       case 'run':
-        return await run(stateDir, deps, out, err);
+        return await run(stateDir, opts, deps, out, err);
       case 'status':
         return status(stateDir, opts, out);
       case 'install':
@@ -100,6 +107,8 @@ function parse(args: string[]) {
       'no-stop': { type: 'boolean' },
       'keep-state': { type: 'boolean' },
       password: { type: 'string' },
+      'no-sensors': { type: 'boolean' },
+      'gate-mount': { type: 'string', multiple: true },
     },
   }).values;
 }
@@ -132,14 +141,29 @@ function sdNotify(env: NodeJS.ProcessEnv, state: string): void {
   spawn('systemd-notify', [`--pid=${process.pid}`, state], { stdio: 'ignore', timeout: 5000 }).on('error', () => undefined);
 }
 
-async function run(stateDir: string, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
+function realSensors(o: Opts, err: Print): Sensors {
+  const set = createLinuxSensors({
+    log: defaultLog,
+    ...(o['gate-mount'] ? { gateMounts: o['gate-mount'].map((m) => resolve(m)), markMode: 'mount' as const } : {}),
+  });
+  if (!set.available) {
+    err(`warning: the sensor addon is unavailable; protections OFF: ${set.off.map((x) => x.protection).join(', ')} (${set.off[0]?.reason ?? ''})`);
+  } else if (o['gate-mount']) {
+    err(`warning: exec gate limited to ${o['gate-mount'].join(', ')} (--gate-mount, for tests and debugging)`);
+  }
+  return set.sensors;
+}
+
+async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
   const env = deps.env ?? process.env;
   const id = requireIdentity(stateDir);
   const caPem = loadCaPem(stateDir);
   if (id.pinned && !caPem) throw new Error(`the pinned CA ${join(stateDir, STATE_FILES.ca)} is missing: enroll again`);
   const client = createAgentClient({ url: id.url, caPem, credentials: { agentId: id.agentId, secret: id.secret }, userAgent: `yamori-agent/${AGENT_VERSION}` });
-  const sensors = deps.sensors ? await deps.sensors() : {};
-  if (!deps.sensors) err('warning: no sensors attached: policy sync, commands and telemetry queue only (no exec control)');
+  let sensors: Sensors = {};
+  if (deps.sensors) sensors = await deps.sensors();
+  else if (o['no-sensors']) err('warning: --no-sensors: policy sync, commands and telemetry queue only (no exec control)');
+  else sensors = realSensors(o, err);
   let restartReason: string | undefined;
   let requestStop: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (requestStop = r));
@@ -149,6 +173,7 @@ async function run(stateDir: string, deps: AgentCommandDeps, out: Print, err: Pr
     agentId: id.agentId,
     facts: () => collectHostFacts({ agentVersion: AGENT_VERSION }),
     sensors,
+    engines: deps.engines ?? [createFileEngine()],
     log: defaultLog,
     onRestartRequested: (reason) => {
       restartReason = reason;

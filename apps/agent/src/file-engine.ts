@@ -1,0 +1,78 @@
+import { readFileSync } from 'node:fs';
+import { fdReader, openFileReader, parseAnomalyModel, scoreFile, type AnomalyModel, type FileReader, type FileScore } from '@yamori/detection';
+import type { ExecEngine } from './agent.ts';
+import type { EngineFinding } from './decision.ts';
+
+/**
+ * The static file-analysis engine on the exec path: on a decision cache miss, score the file the
+ * kernel opened for the exec (the gate's fd; the path only when no fd is given) with the ELF/script
+ * engines and the benign-ELF anomaly model (parsed once). The work per file is bounded by the
+ * engines' own budgets (DEFAULT_ELF_LIMITS: ≤ 24 MiB read, 200k steps). Results are remembered per
+ * sha256, so a file is scored once however often it runs.
+ */
+export const STATIC_RULES = {
+  malicious: { id: 'yamori.static.malicious', name: 'Static analysis: malicious file' },
+  suspicious: { id: 'yamori.static.suspicious', name: 'Static analysis: suspicious file' },
+} as const;
+
+export interface FileEngineOptions {
+  /** The anomaly model; default: @yamori/detection's models/elf-benign.json (undefined if unreadable). */
+  model?: AnomalyModel | null;
+  /** Files larger than this are not scored (default 64 MiB). */
+  maxFileBytes?: number;
+  /** Remembered scores (default 4096). */
+  memo?: number;
+  onScore?: (sha256: string, score: FileScore, ms: number) => void;
+}
+
+export function loadDefaultModel(): AnomalyModel | undefined {
+  try {
+    // the package's entry is src/index.ts; the model ships beside src/
+    const entry = import.meta.resolve('@yamori/detection');
+    return parseAnomalyModel(JSON.parse(readFileSync(new URL('../models/elf-benign.json', entry), 'utf8')));
+  } catch {
+    return undefined;
+  }
+}
+
+/** EngineFindings for the decision pipeline from one score (unknown and benign say nothing). */
+export function findingsOf(score: Pick<FileScore, 'verdict' | 'score' | 'reasons'>): EngineFinding[] {
+  if (score.verdict !== 'malicious' && score.verdict !== 'suspicious') return [];
+  const rule = STATIC_RULES[score.verdict];
+  return [
+    {
+      verdict: score.verdict,
+      module: 'malware',
+      ruleId: rule.id,
+      ruleName: rule.name,
+      ruleset: 'yamori.static',
+      score: score.score,
+      reasons: score.reasons.slice(0, 16).map((r) => `${r.id}: ${r.message}${r.evidence ? ` (${r.evidence})` : ''}`),
+    },
+  ];
+}
+
+export function createFileEngine(options: FileEngineOptions = {}): ExecEngine {
+  const model = options.model === null ? undefined : (options.model ?? loadDefaultModel());
+  const maxBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
+  const memoMax = options.memo ?? 4096;
+  const memo = new Map<string, EngineFinding[]>();
+  return async (req) => {
+    const known = memo.get(req.sha256);
+    if (known) return known;
+    let reader: FileReader | undefined;
+    try {
+      reader = req.fd !== undefined && req.fd >= 0 ? fdReader(req.fd) : openFileReader(req.path);
+      if (reader.size > maxBytes) return [];
+      const t0 = performance.now();
+      const score = scoreFile(reader, { mode: reader.mode, ...(model ? { model } : {}) });
+      options.onScore?.(req.sha256, score, performance.now() - t0);
+      const out = findingsOf(score);
+      if (memo.size >= memoMax) memo.delete(memo.keys().next().value as string);
+      memo.set(req.sha256, out);
+      return out;
+    } finally {
+      reader?.close();
+    }
+  };
+}

@@ -1,0 +1,297 @@
+import type { Policy, SensorState } from '@yamori/protocol';
+import {
+  captureExec,
+  loadLinuxSensors,
+  type ExecGate as NativeGate,
+  type ExecGateStats,
+  type ExecRequest as NativeExecRequest,
+  type GateNotice,
+  type LinuxSensors,
+  type ProcConnector,
+  type ProcEvent,
+  type Protection,
+  type SensorLoadResult,
+} from '@yamori/sensor-linux';
+import type { Log } from './agent.ts';
+import type { ProcConnectorEvent } from './process-tree.ts';
+import type { EventSource, ExecAnswer, ExecGate, ExecRequest, Sensors } from './sensors.ts';
+
+/**
+ * The composition of the real Linux sensors (@yamori/sensor-linux: fanotify exec gate, proc
+ * connector) into the agent's Sensors. The addon only senses, holds and answers; this adapter
+ * reads each held exec (argv, cwd, user, sha256 through the event fd), hands it to the agent's
+ * decision, answers the kernel, and lets the kernel remember clean files (native cache + ignore
+ * mark). The policy's timeout and fail rule go to the gate thread, which answers on its own when
+ * JavaScript is late, so a stalled agent costs at most that timeout per exec, never a hung host.
+ */
+
+export interface LinuxSensorOptions {
+  /** Default: loadLinuxSensors(). */
+  load?: () => SensorLoadResult;
+  log?: Log;
+  /** Mark only mounts at or below these paths (tests, debugging); default every real filesystem. */
+  gateMounts?: readonly string[];
+  markMode?: 'filesystem' | 'mount';
+  /**
+   * The agent's own children are answered by the gate thread (default true): with false, a spawn by
+   * the agent of an unknown binary would block its own event loop until the timeout.
+   */
+  allowChildren?: boolean;
+  /** Added to the policy's decision timeout for the gate thread's fail rule, so the agent's own
+   * (glob-exact, alerting) fail rule normally answers first (default 50 ms). */
+  failRuleGraceMs?: number;
+  /** Protections to leave off (debugging). */
+  disable?: readonly Protection[];
+}
+
+export interface LinuxSensorSet {
+  sensors: Sensors;
+  available: boolean;
+  /** Protections that are off, and why (empty when everything is on). */
+  off: { protection: Protection; reason: string }[];
+  native?: LinuxSensors;
+}
+
+const fileKey = (r: { dev: number; ino: number; size: number; mtimeNs: bigint; ctimeNs: bigint }) =>
+  `${r.dev}:${r.ino}:${r.size}:${r.mtimeNs}:${r.ctimeNs}`;
+
+/** Policy globs the gate thread can apply as path prefixes ('/tmp/**' → '/tmp'); the rest stay with the agent. */
+export function failClosedPrefixes(policy: Pick<Policy, 'exec'>): { prefixes: string[]; notNative: string[] } {
+  if (policy.exec.onTimeout === 'deny') return { prefixes: ['/'], notNative: [] };
+  const prefixes: string[] = [];
+  const notNative: string[] = [];
+  for (const g of policy.exec.failClosedPaths) {
+    const base = g.endsWith('/**') ? g.slice(0, -3) : g;
+    if (base.startsWith('/') && !/[*?[\]{}]/.test(base)) prefixes.push(base === '' ? '/' : base);
+    else notNative.push(g);
+  }
+  return { prefixes, notNative };
+}
+
+const offState = (name: string, reason: string): SensorState => ({ name, state: 'off', reason: reason.slice(0, 1024) });
+
+function offSource<E>(name: string, reason: string): EventSource<E> {
+  return { name, start: async () => undefined, stop: async () => undefined, state: () => offState(name, reason) };
+}
+
+function offGate(reason: string): ExecGate {
+  return { name: 'exec-gate', start: async () => undefined, stop: async () => undefined, flush: () => undefined, state: () => offState('exec-gate', reason) };
+}
+
+export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSensorSet {
+  const log: Log = options.log ?? (() => undefined);
+  const loaded = (options.load ?? loadLinuxSensors)();
+  if (!loaded.available) {
+    const reason = `sensor addon unavailable (${loaded.reason}); protections off: ${loaded.protectionsOff.join(', ')}`;
+    return {
+      available: false,
+      off: loaded.protectionsOff.map((protection) => ({ protection, reason: loaded.reason })),
+      sensors: { execGate: offGate(reason), procEvents: offSource<ProcConnectorEvent>('proc-connector', reason) },
+    };
+  }
+  const native = loaded.sensors;
+  const disabled = new Set(options.disable ?? []);
+  const off: LinuxSensorSet['off'] = [...disabled].map((protection) => ({ protection, reason: 'disabled by configuration' }));
+  return {
+    available: true,
+    off,
+    native,
+    sensors: {
+      execGate: disabled.has('exec-gate') ? offGate('exec gate disabled by configuration') : createExecGateAdapter(native, options, log),
+      procEvents: disabled.has('proc-connector')
+        ? offSource<ProcConnectorEvent>('proc-connector', 'proc connector disabled by configuration')
+        : createProcAdapter(native, log),
+    },
+  };
+}
+
+export interface ExecGateAdapter extends ExecGate {
+  applyPolicy(policy: Policy): void;
+  stats(): (ExecGateStats & { decideErrors: number; inFlight: number }) | undefined;
+}
+
+export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensorOptions, log: Log): ExecGateAdapter {
+  const grace = options.failRuleGraceMs ?? 50;
+  let gate: NativeGate | undefined;
+  let fatal: string | undefined;
+  let overflows = 0;
+  let decideErrors = 0;
+  let inFlight = 0;
+  let policy: Partial<{ timeoutMs: number; failClosedPrefixes: string[] }> = {};
+  // Unchanged files (same dev, ino, size, mtime, ctime) are not hashed twice.
+  const hashes = new Map<string, string>();
+  // sha256 → the inodes seen with that content, to flush exactly those when a verdict changes.
+  const inodes = new Map<string, Map<string, { dev: number; ino: number; path: string }>>();
+  const remember = (req: NativeExecRequest, sha256: string) => {
+    if (hashes.size >= 65_536) hashes.delete(hashes.keys().next().value as string);
+    hashes.set(fileKey(req), sha256);
+    let set = inodes.get(sha256);
+    if (!set) {
+      if (inodes.size >= 65_536) inodes.delete(inodes.keys().next().value as string);
+      set = new Map();
+      inodes.set(sha256, set);
+    }
+    if (set.size < 64) set.set(`${req.dev}:${req.ino}`, { dev: req.dev, ino: req.ino, path: req.path });
+  };
+
+  async function handle(req: NativeExecRequest, decide: (r: ExecRequest) => Promise<ExecAnswer>): Promise<void> {
+    inFlight++;
+    let answer: ExecAnswer | undefined;
+    try {
+      const known = hashes.get(fileKey(req));
+      const c = await captureExec(req, { hash: known === undefined });
+      const sha256 = known ?? c.sha256;
+      if (sha256) remember(req, sha256);
+      answer = await decide({
+        pid: req.pid,
+        path: req.path,
+        sha256,
+        fd: req.fd,
+        deadline: req.deadline,
+        capture: { ppid: c.ppid, uid: c.uid, gid: c.gid, argv: c.argv, cwd: c.cwd, exe: c.exe || req.path },
+      });
+    } catch (err) {
+      decideErrors++;
+      log('error', 'exec decision failed: answering by the fail rule', { path: req.path, pid: req.pid, error: (err as Error).message });
+    } finally {
+      inFlight--;
+    }
+    const g = gate;
+    if (!g) return;
+    const verdict = answer ? (answer.allow ? 'allow' : 'deny') : req.failClosed ? 'deny' : 'allow';
+    const cache = answer?.cache === true;
+    const r = g.respond(req.id, verdict, { cache, ignoreMark: cache && verdict === 'allow' });
+    if (r === 'expired') log('debug', 'exec answered by the fail rule before the agent', { path: req.path, pid: req.pid });
+  }
+
+  const onNotice = (n: GateNotice) => {
+    switch (n.kind) {
+      case 'expired':
+        log('warn', `exec decision timed out: the fail rule answered ${n.verdict}`, { pid: n.pid });
+        break;
+      case 'overflow':
+        overflows += n.count;
+        log('error', 'fanotify queue overflow: the kernel allowed execs the agent did not see', { count: n.count });
+        break;
+      case 'fatal':
+        fatal = `${n.message} (errno ${n.errno})`;
+        log('error', 'exec gate stopped on a fatal error: pending execs were allowed', { error: fatal });
+        break;
+      case 'mounts':
+        log('debug', 'exec gate re-marked mounts', { count: n.count });
+        break;
+    }
+  };
+
+  return {
+    name: 'exec-gate',
+    async start(decide) {
+      if (gate && !gate.stopped) return;
+      fatal = undefined;
+      gate = native.startExecGate({
+        ...(options.gateMounts ? { mounts: options.gateMounts } : {}),
+        markMode: options.markMode ?? 'filesystem',
+        allowChildren: options.allowChildren ?? true,
+        failClosedMemfd: true,
+        ...policy,
+        onExec: (req) => void handle(req, decide),
+        onNotice,
+      });
+      const s = gate.stats();
+      log('info', 'exec gate started', { marks: s.marks, markErrors: s.markErrors, markMode: s.markMode, mounts: options.gateMounts ?? 'all' });
+    },
+    async stop() {
+      gate?.stop();
+    },
+    flush(sha256s) {
+      if (!gate) return;
+      if (sha256s === undefined) {
+        gate.invalidateAll();
+        return;
+      }
+      for (const h of sha256s) {
+        for (const f of inodes.get(h.toLowerCase())?.values() ?? []) gate.invalidate(f);
+      }
+    },
+    setFallback(timeoutMs, onTimeout) {
+      policy = { ...policy, timeoutMs: timeoutMs + grace, ...(onTimeout === 'deny' ? { failClosedPrefixes: ['/'] } : {}) };
+      gate?.configure(policy);
+    },
+    applyPolicy(p) {
+      const { prefixes, notNative } = failClosedPrefixes(p);
+      if (notNative.length > 0) log('info', 'fail-closed globs the gate thread cannot apply (the agent still does, when it answers in time)', { globs: notNative });
+      policy = { timeoutMs: p.exec.decisionTimeoutMs + grace, failClosedPrefixes: prefixes };
+      gate?.configure(policy);
+    },
+    stats() {
+      return gate ? { ...gate.stats(), decideErrors, inFlight } : undefined;
+    },
+    state(): SensorState {
+      if (!gate) return offState('exec-gate', 'not started');
+      if (fatal) return offState('exec-gate', `stopped: ${fatal}`);
+      if (gate.stopped) return offState('exec-gate', 'stopped');
+      const s = gate.stats();
+      const problems: string[] = [];
+      if (s.marks === 0) problems.push('no filesystem is marked');
+      if (s.markErrors > 0) problems.push(`${s.markErrors} mark errors`);
+      if (overflows > 0) problems.push(`${overflows} execs lost to queue overflow`);
+      if (s.timeouts > 0) problems.push(`${s.timeouts} decisions timed out (${s.failOpen} allowed, ${s.failClosed} denied by the fail rule)`);
+      if (s.queueFull > 0) problems.push(`${s.queueFull} answered by the fail rule at a full queue`);
+      if (decideErrors > 0) problems.push(`${decideErrors} decision errors`);
+      const detail = `${s.events} execs seen, ${s.cacheHits} answered from cache, ${s.jsAllowed} allowed, ${s.jsDenied} denied`;
+      return problems.length > 0 || s.marks === 0
+        ? { name: 'exec-gate', state: 'degraded', reason: `${problems.join('; ')}; ${detail}`.slice(0, 1024) }
+        : { name: 'exec-gate', state: 'active', reason: detail };
+    },
+  };
+}
+
+/** Proc connector events (fork/exec/exit of thread-group leaders matter) → the process tree's events. */
+export function toProcConnectorEvent(e: ProcEvent): ProcConnectorEvent | undefined {
+  switch (e.kind) {
+    case 'fork':
+      return { type: 'fork', pid: e.pid, tgid: e.tgid, ppid: e.parentTgid ?? e.parentPid ?? 0 };
+    case 'exec':
+      return { type: 'exec', pid: e.pid, tgid: e.tgid };
+    case 'exit':
+      return { type: 'exit', pid: e.pid, tgid: e.tgid, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) };
+    default:
+      return undefined;
+  }
+}
+
+export function createProcAdapter(native: LinuxSensors, log: Log): EventSource<ProcConnectorEvent> & { stats(): ReturnType<ProcConnector['stats']> | undefined } {
+  let conn: ProcConnector | undefined;
+  return {
+    name: 'proc-connector',
+    async start(listener) {
+      if (conn && !conn.stopped) return;
+      conn = native.startProcConnector({
+        onEvents: (events) => {
+          for (const e of events) {
+            const ev = toProcConnectorEvent(e);
+            if (!ev) continue;
+            try {
+              listener(ev);
+            } catch (err) {
+              log('warn', 'process event handler failed', { error: (err as Error).message });
+            }
+          }
+        },
+      });
+    },
+    async stop() {
+      conn?.stop();
+    },
+    stats: () => conn?.stats(),
+    state(): SensorState {
+      if (!conn) return offState('proc-connector', 'not started');
+      if (conn.stopped) return offState('proc-connector', 'stopped');
+      const s = conn.stats();
+      if (s.lost > 0 || s.overruns > 0 || s.droppedEvents > 0) {
+        return { name: 'proc-connector', state: 'degraded', reason: `${s.lost} process events lost, ${s.overruns} receive overruns, ${s.droppedEvents} dropped; ${s.received} received` };
+      }
+      return { name: 'proc-connector', state: 'active', reason: `${s.received} process events received` };
+    },
+  };
+}
