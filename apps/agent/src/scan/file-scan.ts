@@ -66,17 +66,24 @@ export function yaraDetection(m: YaraMatch): Detection {
 
 async function readAll(fh: FileHandle, size: number): Promise<Buffer> {
   // Read to EOF: the size from fstat may be stale for a file being written.
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const want = Math.max(CHUNK, size - total);
-    const buf = Buffer.allocUnsafe(want);
-    const { bytesRead } = await fh.read(buf, 0, want, null);
+  // One buffer of the expected size, then a probe for data appended meanwhile; no 1 MiB buffer
+  // per small file (that churns the GC on trees of many small files).
+  const first = Buffer.allocUnsafe(size);
+  let filled = 0;
+  while (filled < size) {
+    const { bytesRead } = await fh.read(first, filled, size - filled, null);
+    if (bytesRead === 0) return first.subarray(0, filled);
+    filled += bytesRead;
+  }
+  const chunks: Buffer[] = [first];
+  let total = size;
+  for (let probe = Buffer.allocUnsafe(8192); ; probe = Buffer.allocUnsafe(CHUNK)) {
+    const { bytesRead } = await fh.read(probe, 0, probe.length, null);
     if (bytesRead === 0) break;
-    chunks.push(bytesRead === want ? buf : buf.subarray(0, bytesRead));
+    chunks.push(probe.subarray(0, bytesRead));
     total += bytesRead;
   }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, total);
+  return chunks.length === 1 ? first : Buffer.concat(chunks, total);
 }
 
 /** Scans one file. Never throws: problems come back as `error`. */
