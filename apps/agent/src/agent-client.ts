@@ -6,7 +6,6 @@ import { Type, type TSchema, type Static } from 'typebox';
 import {
   CheckinResponse,
   EnrollResponse,
-  EnrollmentTokenPayload,
   ErrorBody,
   EventBatchResponse,
   LookupResponse,
