@@ -216,8 +216,12 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
               n.entityId = known.entityId;
               n.parentEntityId = known.parentEntityId ?? n.parentEntityId;
             }
-            // /proc was read after exec: argv can be empty for a process already exiting.
-            if (pending?.argv && n.argv.length === 0 && (n.exe === undefined || n.exe === pending.path)) n.argv = pending.argv;
+            // A process already exiting (zombie) has no exe, cwd or cmdline left: use the capture.
+            if (pending?.argv && (n.exe === undefined || n.exe === pending.path)) {
+              n.exe ??= pending.path;
+              n.cwd ??= pending.cwd;
+              if (n.argv.length === 0) n.argv = pending.argv;
+            }
           } else if (pending?.argv) {
             // Exited before we could read /proc: the exec gate's capture is the new image.
             const ppid = known?.ppid ?? pending.ppid ?? 0;

@@ -1,0 +1,324 @@
+// The agent issue's done-when tests, end to end: the real `yamori up` server over HTTPS, the real
+// `yamori agent run` process with the real fanotify exec gate and proc connector, on the real
+// kernel (root). For a shared machine the gate marks only a private tmpfs mounted here
+// (--gate-mount), decision timeouts are short, and after() kills and unmounts everything.
+import assert from 'node:assert/strict';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { defaultPolicy, type Policy } from '@yamori/protocol';
+import { consoleSession, startYamori, YAMORI, type ServerProcess } from './test-support.ts';
+
+const isRoot = process.getuid?.() === 0;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
+
+/** Runs `file args…` through /bin/sh (which lives outside the gated tmpfs), never by interpolation. */
+function run(script: string, args: string[], onSpawn?: (c: ChildProcess) => void): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', script, 'sh', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out: ${script} ${args.join(' ')}`));
+    }, 120_000);
+    onSpawn?.(child);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stderr });
+    });
+  });
+}
+const exec1 = (bin: string, ...args: string[]) => run('"$@"', [bin, ...args]);
+
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('agent end to end: real server, real agent process, real exec gate', { skip: isRoot ? false : 'needs root (fanotify, proc connector)' }, () => {
+  let data = '';
+  let stateDir = '';
+  let scratch = '';
+  let mounted = false;
+  let server: ServerProcess | undefined;
+  let agent: ChildProcess | undefined;
+  let agentOut = '';
+  let ca = '';
+  let port = 0;
+  let password = '';
+  let api!: Awaited<ReturnType<typeof consoleSession>>['api'];
+  let policyId = '';
+  let agentId = '';
+  const since = new Date(Date.now() - 1000).toISOString();
+
+  // Distinct files: each a copy of /bin/true with its own trailing bytes, so each has its own hash.
+  const bins: Record<string, { path: string; sha: string }> = {};
+  const makeBin = (name: string, content?: Buffer) => {
+    const path = join(scratch, name);
+    mkdirSync(join(path, '..'), { recursive: true });
+    if (content) writeFileSync(path, content);
+    else {
+      copyFileSync('/bin/true', path);
+      appendFileSync(path, randomBytes(32));
+    }
+    chmodSync(path, 0o755);
+    bins[name] = { path, sha: sha256(readFileSync(path)) };
+    return bins[name];
+  };
+
+  const startAgent = () => {
+    agentOut = '';
+    agent = spawn(process.execPath, [YAMORI, 'agent', 'run', '--state', stateDir, '--gate-mount', scratch], { stdio: ['ignore', 'pipe', 'pipe'] });
+    agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
+    agent.stderr?.on('data', (d: Buffer) => (agentOut += d.toString()));
+    return waitFor('the agent to start its exec gate', () => (agentOut.includes('exec gate started') && agentOut.includes('agent started') ? true : undefined), 30_000, 50);
+  };
+  const stopAgent = async (signal: NodeJS.Signals = 'SIGTERM') => {
+    const a = agent;
+    agent = undefined;
+    if (!a || a.exitCode !== null || a.signalCode !== null) return;
+    const exited = new Promise<void>((r) => a.once('exit', () => r()));
+    a.kill(signal);
+    await exited;
+  };
+  const appliedRevision = (): number | undefined => {
+    try {
+      return (JSON.parse(readFileSync(join(stateDir, 'policy.json'), 'utf8')) as { revision?: number }).revision;
+    } catch {
+      return undefined;
+    }
+  };
+  const deploy = async (edit: (p: Policy) => void): Promise<number> => {
+    const doc = defaultPolicy();
+    doc.exec = { decisionTimeoutMs: 1000, onTimeout: 'allow', failClosedPaths: [] };
+    doc.telemetry.maxEventsPerSecond = 20_000;
+    edit(doc);
+    const rev = (await api('POST', `/policies/${policyId}/revisions`, { document: doc })).json<{ revision: number }>();
+    assert.equal((await api('POST', `/policies/${policyId}/revisions/${rev.revision}/approve`)).status, 200);
+    assert.equal((await api('POST', `/policies/${policyId}/revisions/${rev.revision}/deploy`)).status, 200);
+    await waitFor(`the agent to apply policy revision ${rev.revision}`, () => (appliedRevision() === rev.revision ? true : undefined));
+    return rev.revision;
+  };
+  interface EventRow {
+    id: number;
+    agentId: string;
+    event: { event: { id: string; type: string[] }; process?: { executable?: string; args?: string[]; hash?: { sha256?: string } } };
+  }
+  const processEvents = async (): Promise<EventRow[]> => {
+    const rows: EventRow[] = [];
+    let cursor: number | null = null;
+    do {
+      const q: string = `/events?dataset=yamori.process&agentId=${agentId}&since=${encodeURIComponent(since)}&limit=1000${cursor ? `&cursor=${cursor}` : ''}`;
+      const page = (await api('GET', q)).json<{ items: EventRow[]; nextCursor: number | null }>();
+      rows.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return rows;
+  };
+  const startsOf = (rows: EventRow[], path: string) => rows.filter((r) => r.event.process?.executable === path && r.event.event.type.includes('start'));
+  interface AlertRow {
+    ruleId: string;
+    mode: string;
+    action: string;
+    sha256: string | null;
+    processExecutable: string | null;
+    event: { yamori?: { would_have?: string; action?: string } };
+  }
+  const alerts = async () => (await api('GET', '/alerts?limit=200')).json<{ items: AlertRow[] }>().items;
+
+  before(async () => {
+    try {
+      writeFileSync('/proc/sys/fs/fanotify/watchdog_timeout', '5');
+    } catch {
+      // older kernels have no watchdog
+    }
+    scratch = mkdtempSync(join(tmpdir(), 'yamori-e2e-gate-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=0755', 'yamori-e2e-agent', scratch]);
+    mounted = true;
+    data = mkdtempSync(join(tmpdir(), 'yamori-e2e-data-'));
+    stateDir = mkdtempSync(join(tmpdir(), 'yamori-e2e-agent-'));
+    server = await startYamori(['up', '--data', data, '--port', '0']);
+    port = Number(new URL(server.url).port);
+    password = server.password ?? '';
+    ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
+    const s = await consoleSession(server.url, ca, 'admin@yamori.local', password);
+    api = s.api;
+    const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
+    const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'e2e-agent', expiresInHours: 1 })).json<{ token: string }>();
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server!.url, '--token', tok.token, '--state', stateDir], (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    agentId = /agent (\S+) with/.exec(out)?.[1] ?? '';
+    assert.ok(agentId, out);
+    policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
+    await startAgent();
+  });
+
+  after(async () => {
+    if (agent) {
+      agent.kill('SIGCONT');
+      await stopAgent('SIGKILL');
+    }
+    await server?.stop();
+    if (mounted) {
+      try {
+        execFileSync('umount', ['-l', scratch]);
+      } catch {
+        // already gone
+      }
+    }
+    for (const d of [scratch, data, stateDir]) if (d) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('block mode: a blocklisted file fails with EPERM and an alert reaches the server; an excluded path runs silently; a file modified after being allowed is checked again', async () => {
+    const bad = makeBin('bad');
+    const excluded = makeBin('excluded/bad', readFileSync(bad.path)); // same blocklisted content
+    const good = makeBin('good');
+    const changing = makeBin('changing');
+    await deploy((p) => {
+      p.modules.malware.mode = 'block';
+      p.blocklist = [{ sha256: bad.sha }];
+      p.exclusions = [
+        { id: 'e2e-path', kind: 'path', value: `${scratch}/excluded/**` },
+        { id: 'e2e-hash', kind: 'sha256', value: changing.sha },
+      ];
+    });
+
+    const denied = await exec1(bad.path);
+    assert.equal(denied.code, 126, `exec of a blocklisted file is refused (sh: 126), got ${denied.code}: ${denied.stderr}`);
+    assert.match(denied.stderr, /not permitted/i, 'execve failed with EPERM');
+    assert.equal((await exec1(good.path)).code, 0, 'an unknown clean file runs');
+    assert.equal((await exec1(excluded.path)).code, 0, 'the same content under an excluded path runs');
+
+    const alert = await waitFor('the deny alert at the server', async () =>
+      (await alerts()).find((a) => a.sha256 === bad.sha && a.processExecutable === bad.path),
+    );
+    assert.equal(alert.mode, 'block');
+    assert.equal(alert.action, 'deny_exec');
+    assert.equal(alert.ruleId, 'yamori.blocklist');
+
+    // allowed (excluded by hash: the kernel may remember it), twice; then rewritten in place with
+    // blocklisted content: the kernel must ask again, and the new content is refused
+    assert.equal((await exec1(changing.path)).code, 0);
+    assert.equal((await exec1(changing.path)).code, 0);
+    writeFileSync(changing.path, readFileSync(bad.path));
+    const again = await exec1(changing.path);
+    assert.equal(again.code, 126, `the modified file was checked again and refused: ${again.stderr}`);
+
+    await sleep(1500); // let any alert about the excluded path arrive, if there were one
+    assert.equal((await alerts()).filter((a) => a.processExecutable === excluded.path).length, 0, 'the excluded path raised no alert');
+  });
+
+  it('monitor mode: the blocklisted file runs and a "would have blocked" alert reaches the server', async () => {
+    const bad = makeBin('bad-monitor');
+    await deploy((p) => {
+      p.modules.malware.mode = 'monitor';
+      p.blocklist = [{ sha256: bad.sha }];
+    });
+    assert.equal((await exec1(bad.path)).code, 0, 'monitor mode stops nothing');
+    const alert = await waitFor('the would-have alert at the server', async () => (await alerts()).find((a) => a.sha256 === bad.sha));
+    assert.equal(alert.mode, 'monitor');
+    assert.equal(alert.event.yamori?.would_have, 'deny_exec');
+  });
+
+  it('1,000 short-lived processes in a tight loop: 1,000 process-start events with argv and hash at the server', async () => {
+    const loop = makeBin('loop');
+    const started = Date.now();
+    const r = await run('i=0; while [ "$i" -lt 1000 ]; do "$1" "n-$i" || exit 1; i=$((i+1)); done', [loop.path]);
+    assert.equal(r.code, 0, r.stderr);
+    const ms = Date.now() - started;
+    const starts = await waitFor(
+      '1000 process-start events at the server',
+      async () => {
+        const s = startsOf(await processEvents(), loop.path);
+        return s.length >= 1000 ? s : undefined;
+      },
+      90_000,
+      1000,
+    );
+    assert.equal(starts.length, 1000, 'exactly one start event per exec');
+    const argv = new Set(starts.map((e) => JSON.stringify(e.event.process?.args)));
+    assert.equal(argv.size, 1000, 'each event carries its own argv');
+    for (let i = 0; i < 1000; i += 97) assert.ok(argv.has(JSON.stringify([loop.path, `n-${i}`])), `argv of exec ${i}`);
+    assert.ok(starts.every((e) => e.event.process?.hash?.sha256 === loop.sha), 'every event carries the file hash');
+    console.log(`# 1000 execs through the gate in ${ms} ms (incl. sh loop)`);
+  });
+
+  it('server stopped: events are queued; after the agent restarts and the server comes back, all arrive exactly once', async () => {
+    const offline = makeBin('offline');
+    await server?.stop();
+    server = undefined;
+    for (let i = 0; i < 25; i++) assert.equal((await exec1(offline.path, `off-${i}`)).code, 0, 'execs run while the server is away');
+    // the proc connector's exec events go through the durable queue: wait until they are on disk
+    await waitFor(
+      'the queued events on disk',
+      () => {
+        const out = execFileSync(process.execPath, [YAMORI, 'agent', 'status', '--state', stateDir, '--json'], { encoding: 'utf8' });
+        return (JSON.parse(out) as { queueDepth: number | null }).queueDepth! >= 25 ? true : undefined;
+      },
+      20_000,
+    );
+    await stopAgent('SIGTERM');
+    await startAgent(); // offline start: the queue is reopened from disk
+    for (let i = 25; i < 30; i++) assert.equal((await exec1(offline.path, `off-${i}`)).code, 0);
+    await sleep(500);
+    server = await startYamori(['up', '--data', data, '--port', String(port)]);
+    const s = await consoleSession(server.url, ca, 'admin@yamori.local', password);
+    api = s.api;
+    const starts = await waitFor(
+      'the queued events at the server',
+      async () => {
+        const got = startsOf(await processEvents(), offline.path);
+        return got.length >= 30 ? got : undefined;
+      },
+      60_000,
+      1000,
+    );
+    await sleep(2000); // anything sent twice would have arrived by now
+    const final = startsOf(await processEvents(), offline.path);
+    assert.equal(final.length, 30, 'each exec arrived exactly once');
+    assert.equal(new Set(final.map((e) => e.event.event.id)).size, 30, 'no event id twice');
+    assert.deepEqual(new Set(final.map((e) => e.event.process?.args?.[1])), new Set(Array.from({ length: 30 }, (_, i) => `off-${i}`)));
+    assert.ok(starts.length >= 30);
+  });
+
+  it('killing the agent with SIGKILL while execs are pending never leaves a process blocked', async () => {
+    const held = makeBin('held');
+    const a = agent;
+    assert.ok(a?.pid);
+    // freeze the agent (its gate thread too: no fail rule fires), then exec: the kernel holds them
+    a.kill('SIGSTOP');
+    const pending = Array.from({ length: 5 }, (_, i) => exec1(held.path, `held-${i}`));
+    let finished = 0;
+    for (const p of pending) void p.then(() => finished++);
+    await sleep(700);
+    assert.equal(finished, 0, 'the execs are held by the frozen agent');
+    await stopAgent('SIGKILL');
+    const t0 = Date.now();
+    const results = await Promise.all(pending);
+    assert.ok(results.every((r) => r.code === 0), JSON.stringify(results));
+    console.log(`# ${results.length} held execs completed ${Date.now() - t0} ms after SIGKILL of the agent`);
+    // and with no agent at all, execs on the formerly gated mount run freely
+    assert.equal((await exec1(held.path)).code, 0);
+  });
+});
