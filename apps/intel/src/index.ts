@@ -20,3 +20,4 @@ export { exportIndicators } from './exports/service.ts';
 export { putSource, listSources, toFeedSource } from './feeds/source-repository.ts';
 export { CHANGES_TOPIC } from './feeds/import-service.ts';
 export type { Observation } from './feeds/prepare-import.ts';
+export { createKnownSet } from './indicators/known-set.ts';

@@ -262,11 +262,18 @@ export async function withdrawObservations(trx: IntelKysely, source: string, key
 }
 
 /** Combined rows for the given keys, keyed `type\0value`. */
-export async function findIndicators(db: IntelKysely, keys: readonly IndicatorKey[]): Promise<Map<string, IndicatorRow>> {
-  const out = new Map<string, IndicatorRow>();
+export type LookupRow = Pick<IndicatorRow, 'type' | 'value' | 'verdict' | 'confidence' | 'source' | 'expires_at'>;
+
+export async function findIndicators(db: IntelKysely, keys: readonly IndicatorKey[]): Promise<Map<string, LookupRow>> {
+  const out = new Map<string, LookupRow>();
   for (const [type, values] of groupByType(keys)) {
     for (const part of chunks(values, 1000)) {
-      const rows = await db.selectFrom('indicators').selectAll().where('type', '=', type).where('value', 'in', part).execute();
+      const rows = await db
+        .selectFrom('indicators')
+        .select(['type', 'value', 'verdict', 'confidence', 'source', 'expires_at'])
+        .where('type', '=', type)
+        .where('value', 'in', part)
+        .execute();
       for (const r of rows) out.set(`${r.type}\u0000${r.value}`, r);
     }
   }

@@ -1,6 +1,6 @@
 import type { IndicatorType, IntelLookupRequest, IntelLookupResponse, Verdict } from '@yamori/protocol';
 import type { IndicatorKey } from '../feeds/prepare-import.ts';
-import { cidrPrefixes, findIndicators, type IndicatorRow, type IntelKysely } from './indicator-repository.ts';
+import { cidrPrefixes, findIndicators, type IntelKysely, type LookupRow } from './indicator-repository.ts';
 import type { KnownFilter } from './known-filter.ts';
 import { containingCidrs, normalise, parentDomains, urlHost } from './normalise.ts';
 
@@ -29,7 +29,7 @@ export function candidatesFor(type: IndicatorType, value: string, prefixes: { v4
   return out;
 }
 
-export function isLive(row: IndicatorRow, now: number): boolean {
+export function isLive(row: LookupRow, now: number): boolean {
   return row.verdict !== 'unknown' && (row.expires_at === null || row.expires_at > now);
 }
 
