@@ -23,6 +23,7 @@ import { auditRoutes } from './modules/audit/routes.ts';
 import { eventRoutes } from './modules/events/routes.ts';
 import { agentApiRoutes } from './modules/agent-api/routes.ts';
 import { verdictRoutes } from './modules/verdicts/routes.ts';
+import { huntRoutes } from './modules/hunts/routes.ts';
 import type { IntelClient } from './modules/intel/intel-client.ts';
 
 export interface AppDeps {
@@ -138,6 +139,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await t.register(eventRoutes, { prefix: '/events' });
           await t.register(auditRoutes, { prefix: '/audit' });
           await t.register(verdictRoutes, { db, now, wakeups });
+          await t.register(huntRoutes, { prefix: '/hunts', now });
         },
         { prefix: '/tenants/:tenantId' },
       );

@@ -68,6 +68,7 @@ for (const kind of TEST_DIALECTS) {
         'POST /agents/:agentId/commands': { type: 'kill', params: { pid: 1 } },
         'PATCH /alerts/:alertId': { status: 'resolved', resolution: 'benign' },
         'POST /verdicts': { sha256: 'b'.repeat(64), verdict: 'malicious' },
+        'POST /hunts': { rule: 'title: t\nlogsource: {product: linux, category: process_creation}\ndetection: {s: {Image|endswith: /true}, condition: s}\n' },
       };
       const prefix = '/api/v1/tenants/:tenantId';
       const tenantRoutes = h.routes.filter((r) => r.url.startsWith(prefix) && r.url !== prefix);
