@@ -40,7 +40,6 @@ export async function startServer(config: ServerConfig, opts: { log?: boolean } 
       logger: opts.log === false ? false : { level: config.logLevel },
     });
     const follower = intel ? startIntelFollower({ db: database.db, wakeups, client: intel, now: Date.now, log: app.log }) : null;
-    app.addHook('onClose', async () => follower?.stop());
     await app.listen({ host: config.host, port: config.port });
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
@@ -54,6 +53,7 @@ export async function startServer(config: ServerConfig, opts: { log?: boolean } 
       app,
       database,
       close: async () => {
+        await follower?.stop();
         await app.close();
         await database.close();
       },
