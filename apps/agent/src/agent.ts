@@ -377,6 +377,7 @@ export function createAgent(deps: AgentDeps): Agent {
         shedding: watchdog.shedding,
         updatedAt: new Date(now()).toISOString(),
         pid: process.pid,
+        sensors: sensorStates(),
       });
     } catch (err) {
       log('warn', 'cannot write status file', { error: (err as Error).message });

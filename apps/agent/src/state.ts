@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { SensorState } from '@yamori/protocol';
 import { readJsonIfExists, writeFileAtomic } from './atomic-file.ts';
 
 /**
@@ -48,6 +49,8 @@ export interface AgentStatusFile {
   shedding: string[];
   updatedAt: string;
   pid: number;
+  /** Each sensor's state: which protections are on, degraded or off, and why. */
+  sensors?: SensorState[];
 }
 
 export function loadIdentity(dir: string): Identity | undefined {

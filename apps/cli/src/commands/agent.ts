@@ -235,6 +235,7 @@ function status(stateDir: string, o: Opts, out: Print): number {
     isolated: st?.isolated ?? false,
     shedding: st?.shedding ?? [],
     statusUpdatedAt: st?.updatedAt ?? null,
+    sensors: st?.sensors ?? [],
   };
   if (o.json) out(JSON.stringify(report, null, 2));
   else if (!id) out(`not enrolled (state dir ${stateDir}); run \`yamori agent enroll --url URL --token TOKEN\``);
@@ -246,6 +247,8 @@ function status(stateDir: string, o: Opts, out: Print): number {
     out(`event queue: ${report.queueDepth ?? 'unreadable'} event(s) waiting, ${report.droppedEvents} dropped${byKind ? ` (${byKind})` : ''}`);
     if (report.isolated) out('HOST IS ISOLATED (only the management server is reachable)');
     if (report.shedding.length > 0) out(`shedding under resource pressure: ${report.shedding.join(', ')}`);
+    for (const sn of report.sensors) out(`sensor ${sn.name}: ${sn.state.toUpperCase()}${sn.reason ? ` (${sn.reason})` : ''}`);
+    if (st && report.sensors.length === 0) out('sensors: none attached (no exec control, no process telemetry)');
   }
   return id ? 0 : 3;
 }

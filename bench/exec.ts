@@ -1,0 +1,329 @@
+// `npm run bench -- exec [--n 1000] [--cold 15] [--paced 2000] [--no-fapolicyd]`
+//
+// Cost of the agent's pre-execution control, all in one run on this machine: fork+exec+wait of a
+// dynamic `/bin/true` copy and of a small static binary, N times each, with
+//   - no agent (baseline),
+//   - the real agent (`yamori agent run` against `yamori up`) in monitor mode and in block mode, on
+//     files unknown to it (every exec is a round trip to the agent: capture, hash memo, decision),
+//     and on a file it allowed with cache (kernel ignore mark: "warm"),
+//   - Debian's fapolicyd in permissive mode (its sample "known-libs" rules).
+// Also: the decision for a cold 10 MB unknown file (hash + static analysis + server lookup), the
+// process-start events lost at 1,000 execs/s, and the agent's RSS and idle CPU.
+// The agent's exec gate marks only a tmpfs mounted for the run (--gate-mount), so other people's
+// execs on a shared machine are not slowed; fapolicyd marks every filesystem it watches while it runs.
+// Last line: one JSON object.
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { defaultPolicy, type Policy } from '@yamori/protocol';
+import { consoleSession, startYamori, YAMORI, type ServerProcess } from '../apps/cli/src/test-support.ts';
+
+const { values: opt } = parseArgs({
+  options: {
+    n: { type: 'string', default: '1000' },
+    cold: { type: 'string', default: '15' },
+    paced: { type: 'string', default: '2000' },
+    'no-fapolicyd': { type: 'boolean', default: false },
+  },
+});
+const N = Number(opt.n);
+const COLD = Number(opt.cold);
+const PACED = Number(opt.paced);
+
+if (process.getuid?.() !== 0) {
+  console.error('bench exec needs root (fanotify, mount)');
+  process.exit(2);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+
+// fork+exec+wait in C: Node's spawn costs more than the exec being measured.
+const LOOP_C = `
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+static long long ns(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1000000000LL + t.tv_nsec; }
+int main(int argc, char **argv) {
+  if (argc < 4) return 2;
+  const char *path = argv[1]; long n = atol(argv[2]); long rate = atol(argv[3]);
+  long long start = ns(), period = rate > 0 ? 1000000000LL / rate : 0;
+  char arg[32];
+  for (long i = 0; i < n; i++) {
+    if (period) { long long due = start + i * period; struct timespec ts = { due / 1000000000LL, due % 1000000000LL };
+      clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL); }
+    snprintf(arg, sizeof arg, "n-%ld", i);
+    long long t0 = ns();
+    pid_t pid = fork();
+    if (pid == 0) { char *a[] = { (char *)path, arg, NULL }; execv(path, a); _exit(127); }
+    int st = 0; waitpid(pid, &st, 0);
+    long long t1 = ns();
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) { fprintf(stderr, "exec %ld failed: %d\\n", i, st); return 1; }
+    printf("%lld\\n", t1 - t0);
+  }
+  return 0;
+}
+`;
+
+const work = mkdtempSync(join(tmpdir(), 'yamori-bench-exec-'));
+const gated = join(work, 'gated');
+// the same binaries on a tmpfs the gate does not mark: the baseline, measured alternately with each
+// mode so both see the same load on a shared machine
+const plain = join(work, 'plain');
+const data = join(work, 'data');
+const state = join(work, 'agent');
+execFileSync('mkdir', ['-p', gated, plain, data, state]);
+execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=256m,mode=0755', 'yamori-bench-exec', gated]);
+execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,mode=0755', 'yamori-bench-plain', plain]);
+let server: ServerProcess | undefined;
+let agent: ChildProcess | undefined;
+let fapolicyd: ChildProcess | undefined;
+const cleanup = () => {
+  agent?.kill('SIGKILL');
+  fapolicyd?.kill('SIGTERM');
+  void server?.stop();
+  for (const m of [gated, plain]) {
+    try {
+      execFileSync('umount', ['-l', m]);
+    } catch {
+      // gone
+    }
+  }
+};
+process.on('exit', () => {
+  cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
+process.on('SIGINT', () => process.exit(130));
+
+writeFileSync(join(work, 'loop.c'), LOOP_C);
+writeFileSync(join(work, 'static.c'), 'int main(void) { return 0; }\n');
+const loopBin = join(work, 'execloop');
+execFileSync('gcc', ['-O2', '-o', loopBin, join(work, 'loop.c')]);
+execFileSync('gcc', ['-O2', '-static', '-o', join(work, 'static'), join(work, 'static.c')]);
+
+/** A distinct file in the gated tmpfs: a copy of `source` plus its own trailing bytes (own hash). */
+const makeBin = (name: string, source: string, extra = 32) => {
+  const path = join(gated, name);
+  copyFileSync(source, path);
+  appendFileSync(path, randomBytes(extra));
+  chmodSync(path, 0o755);
+  return { path, sha: sha256(readFileSync(path)) };
+};
+
+const loop = (path: string, n: number, rate = 0): Promise<number[]> =>
+  new Promise((resolve, reject) =>
+    execFile(loopBin, [path, String(n), String(rate)], { maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message} ${stderr}`)) : resolve(stdout.trim().split('\n').map((l) => Number(l) / 1000)),
+    ),
+  );
+
+interface Row {
+  mode: string;
+  dynP50: number;
+  dynP99: number;
+  staticP50: number;
+  staticP99: number;
+}
+const baseDyn: number[] = [];
+const baseStatic: number[] = [];
+const print = (row: Row) =>
+  console.log(
+    `${row.mode.padEnd(30)} /bin/true p50 ${row.dynP50.toFixed(0).padStart(6)} µs  p99 ${row.dynP99.toFixed(0).padStart(6)} µs   static p50 ${row.staticP50.toFixed(0).padStart(6)} µs  p99 ${row.staticP99.toFixed(0).padStart(6)} µs`,
+  );
+/** N execs of each binary in chunks, alternating with the ungated copies (pooled into the baseline). */
+const measure = async (mode: string, dyn: string, stat: string, interleave = true): Promise<Row> => {
+  await loop(dyn, 20); // warm-up
+  const d: number[] = [];
+  const s: number[] = [];
+  const bd: number[] = [];
+  const bs: number[] = [];
+  const chunk = Math.max(1, Math.min(100, N));
+  for (let done = 0; done < N; done += chunk) {
+    if (interleave) bd.push(...(await loop(plainDyn, chunk)));
+    d.push(...(await loop(dyn, chunk)));
+    if (interleave) bs.push(...(await loop(plainStatic, chunk)));
+    s.push(...(await loop(stat, chunk)));
+  }
+  baseDyn.push(...bd);
+  baseStatic.push(...bs);
+  const row = { mode, dynP50: pct(d, 50), dynP99: pct(d, 99), staticP50: pct(s, 50), staticP99: pct(s, 99) };
+  if (interleave) print({ mode: '  no agent (same interval)', dynP50: pct(bd, 50), dynP99: pct(bd, 99), staticP50: pct(bs, 50), staticP99: pct(bs, 99) });
+  print(row);
+  return row;
+};
+
+const dyn = makeBin('true-dyn', '/bin/true');
+const stat = makeBin('static', join(work, 'static'));
+const warm = makeBin('true-warm', '/bin/true');
+const warmStatic = makeBin('static-warm', join(work, 'static'));
+const plainDyn = join(plain, 'true-dyn');
+const plainStatic = join(plain, 'static');
+copyFileSync(dyn.path, plainDyn);
+copyFileSync(stat.path, plainStatic);
+chmodSync(plainDyn, 0o755);
+chmodSync(plainStatic, 0o755);
+
+console.log(`fork+exec+wait, ${N} runs per binary per mode (µs); the gate marks only ${gated}`);
+
+// ---------- the real agent against the real server ----------
+server = await startYamori(['up', '--data', data, '--port', '0']);
+const ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
+const { api } = await consoleSession(server.url, ca, 'admin@yamori.local', server.password ?? '');
+const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
+const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'bench', expiresInHours: 1 })).json<{ token: string }>();
+const enrolled = execFileSync(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server.url, '--token', tok.token, '--state', state], { encoding: 'utf8' });
+const agentId = /agent (\S+) with/.exec(enrolled)?.[1] ?? '';
+const policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
+let agentOut = '';
+agent = spawn(process.execPath, [YAMORI, 'agent', 'run', '--state', state, '--gate-mount', gated], { stdio: ['ignore', 'pipe', 'pipe'] });
+agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
+agent.stderr?.on('data', (d: Buffer) => (agentOut = (agentOut + d.toString()).slice(-20000)));
+for (let i = 0; !agentOut.includes('agent started'); i++) {
+  if (i > 300) throw new Error(`agent did not start:\n${agentOut}`);
+  await sleep(100);
+}
+const applied = () => {
+  try {
+    return (JSON.parse(readFileSync(join(state, 'policy.json'), 'utf8')) as { revision?: number }).revision;
+  } catch {
+    return undefined;
+  }
+};
+const deploy = async (edit: (p: Policy) => void) => {
+  const doc = defaultPolicy();
+  doc.exec = { decisionTimeoutMs: 1000, onTimeout: 'allow', failClosedPaths: [] };
+  doc.telemetry.maxEventsPerSecond = 20_000;
+  doc.exclusions = [
+    { id: 'bench-warm', kind: 'sha256', value: warm.sha },
+    { id: 'bench-warm-static', kind: 'sha256', value: warmStatic.sha },
+  ];
+  edit(doc);
+  const rev = (await api('POST', `/policies/${policyId}/revisions`, { document: doc })).json<{ revision: number }>();
+  await api('POST', `/policies/${policyId}/revisions/${rev.revision}/approve`);
+  await api('POST', `/policies/${policyId}/revisions/${rev.revision}/deploy`);
+  for (let i = 0; applied() !== rev.revision; i++) {
+    if (i > 300) throw new Error('policy not applied');
+    await sleep(100);
+  }
+};
+
+await deploy((p) => (p.modules.malware.mode = 'monitor'));
+const monitor = await measure('agent monitor (unknown file)', dyn.path, stat.path);
+const warmRow = await measure('agent, cached (ignore mark)', warm.path, warmStatic.path);
+
+// process-start events lost at a paced 1,000 execs/s
+const paced = makeBin('paced', '/bin/true');
+await loop(paced.path, PACED, 1000);
+const startsAtServer = async (path: string): Promise<number> => {
+  let n = 0;
+  let cursor: number | null = null;
+  do {
+    const q: string = `/events?dataset=yamori.process&agentId=${agentId}&limit=1000${cursor ? `&cursor=${cursor}` : ''}`;
+    const page = (await api('GET', q)).json<{ items: Array<{ event: { event: { type: string[] }; process?: { executable?: string } } }>; nextCursor: number | null }>();
+    n += page.items.filter((r) => r.event.process?.executable === path && r.event.event.type.includes('start')).length;
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return n;
+};
+let received = 0;
+for (let i = 0; i < 60; i++) {
+  received = await startsAtServer(paced.path);
+  if (received >= PACED) break;
+  await sleep(1000);
+}
+const lost = PACED - received;
+console.log(`${PACED} execs at 1,000/s: ${received} process-start events at the server, ${lost} lost`);
+
+// cold 10 MB unknown files: hash + static analysis + server lookup, one exec each
+const cold: number[] = [];
+for (let i = 0; i < COLD; i++) {
+  const f = makeBin(`cold-${i}`, '/bin/true', 10 << 20);
+  const [us] = await loop(f.path, 1);
+  cold.push((us ?? NaN) / 1000);
+  rmSync(f.path);
+}
+const cold10 = pct(cold, 50);
+console.log(`cold 10 MB unknown file, first exec: p50 ${cold10.toFixed(1)} ms, p99 ${pct(cold, 99).toFixed(1)} ms (${COLD} files)`);
+
+await deploy((p) => (p.modules.malware.mode = 'block'));
+const block = await measure('agent block (unknown file)', dyn.path, stat.path);
+
+// idle footprint
+await sleep(3000);
+const stat1 = (pid: number) => {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]); // utime + stime, clock ticks
+};
+const apid = agent.pid ?? 0;
+const t0 = stat1(apid);
+const w0 = Date.now();
+await sleep(10_000);
+const idleCpu = ((stat1(apid) - t0) / 100 / ((Date.now() - w0) / 1000)) * 100;
+const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${apid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+console.log(`agent idle: ${idleCpu.toFixed(2)} % CPU, RSS ${rssMb.toFixed(0)} MB`);
+agent.kill('SIGTERM');
+await new Promise((r) => agent?.once('exit', r));
+agent = undefined;
+await server.stop();
+server = undefined;
+
+// ---------- fapolicyd, permissive ----------
+let fapo: Row | undefined;
+if (!opt['no-fapolicyd']) {
+  try {
+    execFileSync('bash', [join(import.meta.dirname, '..', 'scripts', 'apt-ensure.sh'), 'fapolicyd'], { stdio: 'inherit' });
+    if (!existsSync('/etc/fapolicyd/compiled.rules')) {
+      // the sample "known-libs" rule set its README recommends
+      const dir = '/usr/share/fapolicyd/sample-rules';
+      const set = ['10-languages', '20-dracut', '21-updaters', '30-patterns', '40-bad-elf', '41-shared-obj', '42-trusted-elf', '70-trusted-lang', '72-shell', '90-deny-execute', '95-allow-open'];
+      writeFileSync('/etc/fapolicyd/compiled.rules', set.map((s) => readFileSync(join(dir, `${s}.rules`), 'utf8')).join('\n'));
+    }
+    let out = '';
+    fapolicyd = spawn('fapolicyd', ['--permissive', '--debug-deny'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    fapolicyd.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+    await sleep(5000); // loads its trust database, then marks the filesystems
+    if (fapolicyd.exitCode !== null) throw new Error(`fapolicyd exited: ${out.trim().split('\n').at(-1) ?? ''}`);
+    // fapolicyd watches every tmpfs, the ungated one too: no interleaved baseline here
+    fapo = await measure('fapolicyd (permissive)', dyn.path, stat.path, false);
+  } catch (err) {
+    console.log(`fapolicyd not measured: ${(err as Error).message}`);
+  } finally {
+    fapolicyd?.kill('SIGTERM');
+    fapolicyd = undefined;
+  }
+}
+
+const base: Row = { mode: 'no agent (all intervals)', dynP50: pct(baseDyn, 50), dynP99: pct(baseDyn, 99), staticP50: pct(baseStatic, 50), staticP99: pct(baseStatic, 99) };
+print(base);
+const r2 = (x: number) => Math.round(x * 100) / 100;
+console.log(
+  `ratios to no agent (p50, /bin/true): monitor ${r2(monitor.dynP50 / base.dynP50)}, block ${r2(block.dynP50 / base.dynP50)}, cached ${r2(warmRow.dynP50 / base.dynP50)}${fapo ? `, fapolicyd ${r2(fapo.dynP50 / base.dynP50)}` : ''}`,
+);
+console.log(
+  JSON.stringify({
+    baseline_p50_us: Math.round(base.dynP50),
+    monitor_p50_us: Math.round(monitor.dynP50),
+    block_p50_us: Math.round(block.dynP50),
+    fapolicyd_p50_us: fapo ? Math.round(fapo.dynP50) : null,
+    warm_ratio: r2(warmRow.dynP50 / base.dynP50),
+    cold_ratio: r2(block.dynP50 / base.dynP50),
+    fapolicyd_ratio: fapo ? r2(fapo.dynP50 / base.dynP50) : null,
+    cold_10mb_p50_ms: r2(cold10),
+    lost_exec_events: lost,
+    agent_rss_mb: Math.round(rssMb),
+    agent_idle_cpu_pct: r2(idleCpu),
+  }),
+);
+process.exit(0);
