@@ -5,7 +5,7 @@
 // what HTTP + JSON cost. Target: >= 100,000 lookups/s. The last line is JSON.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -104,6 +104,13 @@ try {
     if (hits !== BATCH / 2) throw new Error(`expected ${BATCH / 2} hits in a batch, got ${hits}`);
     for (let i = 0; i < 5; i++) await post(bodies[i % bodies.length]!);
 
+    // CPU seconds the service process used (utime + stime from /proc), to tell its cost apart from the client's.
+    const cpuOf = (pid: number) => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
+    };
+    const serverCpu0 = cpuOf(child.pid!);
+    const clientCpu0 = process.cpuUsage();
     let requests = 0;
     const latencies: number[] = [];
     const start = performance.now();
@@ -120,11 +127,18 @@ try {
       }),
     );
     const elapsed = (performance.now() - start) / 1000;
+    const serverCpu = cpuOf(child.pid!) - serverCpu0;
+    const c = process.cpuUsage(clientCpu0);
+    const clientCpu = (c.user + c.system) / 1e6;
     const rate = (requests * BATCH) / elapsed;
     latencies.sort((a, b) => a - b);
     const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!.toFixed(1);
     console.log(`HTTP lookups: ${requests} requests x ${BATCH} hashes (50% hits) in ${elapsed.toFixed(1)} s, ${CONCURRENCY} concurrent`);
     console.log(`  ${Math.round(rate).toLocaleString('en')} lookups/s; request latency p50 ${pct(0.5)} ms, p99 ${pct(0.99)} ms`);
+    console.log(
+      `  CPU: service ${serverCpu.toFixed(1)} s, client ${clientCpu.toFixed(1)} s on a shared machine (load ${(await import('node:os')).loadavg()[0]!.toFixed(1)}); ` +
+        `service capacity per core ${Math.round((requests * BATCH) / serverCpu).toLocaleString('en')} lookups/CPU-s`,
+    );
     console.log(`  baseline in-process (no HTTP): ${Math.round(inprocRate).toLocaleString('en')} lookups/s; HTTP/in-process ratio ${(rate / inprocRate).toFixed(2)}`);
     console.log(`  target ${TARGET.toLocaleString('en')}/s: ratio ${(rate / TARGET).toFixed(2)} ${rate >= TARGET ? '(met)' : '(NOT met)'}`);
     console.log(JSON.stringify({ lookups_per_s: Math.round(rate), propagation_p99_ms: null, agents: 0 }));

@@ -1,4 +1,4 @@
-import { PostgresAdapter, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type Kysely } from 'kysely';
 import type { Migration } from 'kysely/migration';
 
 /** Frozen in time: never edit a released migration; add a numbered one. */
@@ -6,6 +6,8 @@ const initial: Migration = {
   async up(db: Kysely<unknown>) {
     const pg = db.getExecutor().adapter instanceof PostgresAdapter;
     const s = db.schema;
+    // SQLite: tables keyed by (type, value) live in their primary-key B-tree (one seek per lookup, not two).
+    const clustered = pg ? sql`` : sql`without rowid`;
     await s
       .createTable('orgs')
       .addColumn('id', 'text', (c) => c.primaryKey())
@@ -49,6 +51,7 @@ const initial: Migration = {
       .addColumn('last_seen', 'bigint', (c) => c.notNull())
       .addColumn('expires_at', 'bigint')
       .addPrimaryKeyConstraint('observations_pk', ['type', 'value', 'source'])
+      .modifyEnd(clustered)
       .execute();
     await s
       .createTable('indicators')
@@ -63,6 +66,7 @@ const initial: Migration = {
       .addColumn('expires_at', 'bigint')
       .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('indicators_pk', ['type', 'value'])
+      .modifyEnd(clustered)
       .execute();
     await s.createIndex('indicators_verdict').on('indicators').columns(['verdict', 'type']).execute();
     await s.createIndex('indicators_expiry').on('indicators').columns(['expires_at']).execute();
@@ -74,6 +78,7 @@ const initial: Migration = {
       .addColumn('b_value', 'text', (c) => c.notNull())
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addPrimaryKeyConstraint('relations_pk', ['a_type', 'a_value', 'b_type', 'b_value'])
+      .modifyEnd(clustered)
       .execute();
     await s
       .createTable('cidr_prefixes')
