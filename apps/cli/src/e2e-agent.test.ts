@@ -220,7 +220,15 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
     // allowed (excluded by hash: the kernel may remember it), twice; then rewritten in place with
     // blocklisted content: the kernel must ask again, and the new content is refused
     assert.equal((await exec1(changing.path)).code, 0);
-    assert.equal((await exec1(changing.path)).code, 0);
+    // proof that the kernel remembers it: with the agent frozen (gate thread included), it still runs
+    agent?.kill('SIGSTOP');
+    try {
+      const r = await Promise.race([exec1(changing.path), sleep(5000).then(() => 'held' as const)]);
+      assert.notEqual(r, 'held', 'the allowed, unmodified file is answered by the kernel (ignore mark) without the agent');
+      assert.equal(r === 'held' ? -1 : r.code, 0);
+    } finally {
+      agent?.kill('SIGCONT');
+    }
     writeFileSync(changing.path, readFileSync(bad.path));
     const again = await exec1(changing.path);
     assert.equal(again.code, 126, `the modified file was checked again and refused: ${again.stderr}`);
