@@ -185,6 +185,8 @@ export function createAgent(deps: AgentDeps): Agent {
   let stopping: AbortController | undefined;
   let loops: Promise<void>[] = [];
   let wakeUploader: (() => void) | undefined;
+  /** Ends the uploader's backoff after a network failure (a check-in just reached the server). */
+  let cutUploadBackoff: (() => void) | undefined;
 
   const shedding = (f: string) => watchdog.shedding.includes(f);
   const setProblem = (key: string, msg: string | undefined) => (msg === undefined ? problems.delete(key) : problems.set(key, msg));
@@ -439,6 +441,7 @@ export function createAgent(deps: AgentDeps): Agent {
       try {
         await checkinOnce(first ? 0 : (deps.checkinWaitS ?? 30));
         first = false;
+        cutUploadBackoff?.(); // the server is reachable: queued events go now, not after the backoff
         // The server re-sends a policy we refused at once: back off (capped at a minute, so
         // commands and verdicts still flow) instead of spinning.
         if (policyRejectedRevision !== undefined) waitMs = backoffMs(++attempt, random(), 1000, 60_000);
@@ -487,6 +490,7 @@ export function createAgent(deps: AgentDeps): Agent {
     let attempt = 0;
     while (!signal.aborted) {
       let waitMs = 0;
+      let cuttable = false;
       try {
         const r = await uploadOnce();
         if (r === 'sent') attempt = 0;
@@ -510,10 +514,16 @@ export function createAgent(deps: AgentDeps): Agent {
         if (signal.aborted) break;
         attempt++;
         waitMs = backoffMs(attempt, random());
+        cuttable = true;
         setProblem('upload', `event upload failed: ${(err as Error).message}`.slice(0, 1024));
         log(attempt <= 3 ? 'warn' : 'error', `event upload failed: ${(err as Error).message}`, { attempt, retryInMs: waitMs });
       }
-      if (waitMs > 0) await delay(waitMs, undefined, { signal }).catch(() => undefined);
+      if (waitMs > 0 && cuttable) {
+        const cut = new AbortController();
+        cutUploadBackoff = () => cut.abort();
+        await delay(waitMs, undefined, { signal: AbortSignal.any([signal, cut.signal]) }).catch(() => undefined);
+        cutUploadBackoff = undefined;
+      } else if (waitMs > 0) await delay(waitMs, undefined, { signal }).catch(() => undefined);
     }
   }
 

@@ -299,7 +299,7 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
         const got = startsOf(await processEvents(), offline.path);
         return got.length >= 30 ? got : undefined;
       },
-      60_000,
+      120_000, // the agent's check-in backoff (jittered, doubling) decides when it sees the server again
       1000,
     );
     await sleep(2000); // anything sent twice would have arrived by now
