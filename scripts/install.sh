@@ -13,6 +13,9 @@ if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq make g++ python3 git >/dev/null
 fi
+# Debian parts: libyara for the YARA engine's addon; bubblewrap and strace for the sandbox;
+# nftables for host isolation.
+bash scripts/apt-ensure.sh libyara-dev bubblewrap strace nftables
 bash scripts/setup-node.sh
 export PATH=/usr/local/bin:$PATH
 npm ci --no-audit --no-fund
