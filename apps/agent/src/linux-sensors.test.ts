@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultPolicy } from '@yamori/protocol';
+import { createFakeSensors } from '@yamori/sensor-linux';
 import { createLinuxSensors, failClosedPrefixes, toProcConnectorEvent } from './linux-sensors.ts';
+import type { ExecRequest } from './sensors.ts';
 
 void test('policy fail-closed globs become gate-thread prefixes where they can be exact', () => {
   const p = defaultPolicy();
@@ -28,4 +30,60 @@ void test('without the addon every sensor reports off, and says which protection
   assert.equal(st?.state, 'off');
   assert.match(st?.reason ?? '', /addon not built.*exec-gate, proc-connector/);
   assert.equal(set.sensors.procEvents?.state().state, 'off');
+});
+
+void test('exec gate adapter: the agent decides misses; clean answers are left to the kernel until a flush', async () => {
+  const fake = createFakeSensors();
+  const set = createLinuxSensors({ load: () => ({ available: true, sensors: fake }) });
+  const gate = set.sensors.execGate;
+  assert.ok(gate);
+  const asked: ExecRequest[] = [];
+  await gate.start(async (req) => {
+    asked.push(req);
+    return req.path.endsWith('/bad') ? { allow: false, cache: false } : { allow: true, cache: req.path.endsWith('/clean') };
+  });
+  try {
+    assert.equal(await fake.exec({ path: '/opt/bad', ino: 1 }), 'deny');
+    assert.equal(await fake.exec({ path: '/opt/bad', ino: 1 }), 'deny', 'a denial is not remembered: asked again');
+    assert.equal(await fake.exec({ path: '/opt/clean', ino: 2 }), 'allow');
+    assert.equal(await fake.exec({ path: '/opt/clean', ino: 2 }), 'allow');
+    assert.deepEqual(asked.map((r) => r.path), ['/opt/bad', '/opt/bad', '/opt/clean'], 'the clean file was answered by the kernel the second time');
+    assert.ok(asked[0]?.capture, 'each request carries what was read while the exec was held');
+    assert.equal(asked[0]?.deadline !== undefined, true);
+    gate.flush();
+    assert.equal(await fake.exec({ path: '/opt/clean', ino: 2 }), 'allow');
+    assert.equal(asked.length, 4, 'after a flush the kernel asks again');
+    assert.equal(gate.state().state, 'active');
+  } finally {
+    await gate.stop();
+  }
+  assert.equal(gate.state().state, 'off');
+});
+
+void test('exec gate adapter: a failing decision is answered by the policy fail rule, and the gate thread gets the policy', async () => {
+  const fake = createFakeSensors();
+  const logs: string[] = [];
+  const set = createLinuxSensors({ load: () => ({ available: true, sensors: fake }), log: (_l, m) => logs.push(m) });
+  const gate = set.sensors.execGate;
+  assert.ok(gate?.applyPolicy);
+  const p = defaultPolicy();
+  p.exec = { decisionTimeoutMs: 40, onTimeout: 'allow', failClosedPaths: ['/tmp/**'] };
+  gate.applyPolicy(p);
+  await gate.start(async (req) => {
+    if (req.path.includes('slow')) return new Promise(() => undefined); // never answers
+    throw new Error('engine crashed');
+  });
+  try {
+    assert.equal(await fake.exec({ path: '/tmp/x', ino: 3 }), 'deny', 'fail-closed path');
+    assert.equal(await fake.exec({ path: '/opt/x', ino: 4 }), 'allow', 'fail-open elsewhere');
+    assert.equal(await fake.exec({ path: '/tmp/slow', ino: 5 }), 'deny', 'the gate thread applies the fail rule when the agent never answers');
+    assert.equal(await fake.exec({ path: '/opt/slow', ino: 6 }), 'allow');
+    const st = gate.state();
+    assert.equal(st.state, 'degraded');
+    assert.match(st.reason ?? '', /2 decisions timed out \(1 allowed, 1 denied/);
+    assert.match(st.reason ?? '', /2 decision errors/);
+    assert.ok(logs.some((m) => m.includes('exec decision failed')));
+  } finally {
+    await gate.stop();
+  }
 });

@@ -117,6 +117,8 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
   let overflows = 0;
   let decideErrors = 0;
   let inFlight = 0;
+  let expiredSinceLog = 0;
+  let lastExpiredLog = -Infinity;
   let policy: Partial<{ timeoutMs: number; failClosedPrefixes: string[] }> = {};
   // Unchanged files (same dev, ino, size, mtime, ctime) are not hashed twice.
   const hashes = new Map<string, string>();
@@ -166,9 +168,17 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
 
   const onNotice = (n: GateNotice) => {
     switch (n.kind) {
-      case 'expired':
-        log('warn', `exec decision timed out: the fail rule answered ${n.verdict}`, { pid: n.pid });
+      case 'expired': {
+        // counted in stats(); logged at most every 10 s so a slow spell cannot flood the log
+        expiredSinceLog++;
+        const t = Date.now();
+        if (t - lastExpiredLog >= 10_000) {
+          log('warn', `exec decisions timed out: the gate's fail rule answered (last: ${n.verdict} for pid ${n.pid})`, { count: expiredSinceLog });
+          lastExpiredLog = t;
+          expiredSinceLog = 0;
+        }
         break;
+      }
       case 'overflow':
         overflows += n.count;
         log('error', 'fanotify queue overflow: the kernel allowed execs the agent did not see', { count: n.count });
