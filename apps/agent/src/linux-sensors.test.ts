@@ -65,7 +65,7 @@ void test('exec gate adapter: a failing decision is answered by the policy fail 
   const logs: string[] = [];
   const set = createLinuxSensors({ load: () => ({ available: true, sensors: fake }), log: (_l, m) => logs.push(m) });
   const gate = set.sensors.execGate;
-  assert.ok(gate?.applyPolicy);
+  assert.ok(gate && typeof gate.applyPolicy === 'function');
   const p = defaultPolicy();
   p.exec = { decisionTimeoutMs: 40, onTimeout: 'allow', failClosedPaths: ['/tmp/**'] };
   gate.applyPolicy(p);
