@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -23,6 +24,7 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '1000' },
     idle: { type: 'string', default: '5000' },
     only: { type: 'string' },
+    'idle-http': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -57,14 +59,15 @@ interface Enrolled {
   secret: string;
 }
 
-function post(agent: Agent, ca: string, url: string, auth: string, body: Buffer, gzip: boolean): Promise<{ status: number; body: string }> {
+function post(agent: Agent | HttpAgent, ca: string, url: string, auth: string, body: Buffer, gzip: boolean): Promise<{ status: number; body: string }> {
+  const plain = url.startsWith('http:');
   return new Promise((resolve, reject) => {
-    const r = request(
+    const r = (plain ? httpRequest : request)(
       url,
       {
         method: 'POST',
         agent,
-        ca,
+        ...(plain ? {} : { ca }),
         headers: { authorization: auth, 'content-type': 'application/json', ...(gzip ? { 'content-encoding': 'gzip' } : {}), 'content-length': body.length },
       },
       (res) => {
@@ -82,7 +85,7 @@ async function enrollMany(server: ServerProcess, ca: string, n: number): Promise
   const s = await consoleSession(server.url, ca, 'admin@yamori.local', server.password ?? '');
   const [group] = (await s.api('GET', '/groups')).json<Array<{ id: string }>>();
   const tok = (await s.api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'bench', expiresInHours: 2, maxUses: 1_000_000 })).json<{ token: string }>();
-  const agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  const agent = server.url.startsWith('http:') ? new HttpAgent({ keepAlive: true, maxSockets: 32 }) : new Agent({ keepAlive: true, maxSockets: 32 });
   const out: Enrolled[] = [];
   let next = 0;
   const worker = async () => {
@@ -180,7 +183,7 @@ function rssMb(pid: number): number {
 async function idleRss(server: ServerProcess, ca: string): Promise<{ agents: number; rss: number; before: number }> {
   const agents = await enrollMany(server, ca, IDLE);
   const before = rssMb(server.child.pid ?? 0);
-  const httpAgent = new Agent({ keepAlive: true, maxSockets: Infinity });
+  const httpAgent = server.url.startsWith('http:') ? new HttpAgent({ keepAlive: true, maxSockets: Infinity }) : new Agent({ keepAlive: true, maxSockets: Infinity });
   const ok: Array<Promise<unknown>> = [];
   let connected = 0;
   for (const a of agents) {
@@ -233,10 +236,13 @@ for (const kind of ['sqlite', 'postgres'] as const) {
 // Idle agents on a fresh server, so the figure is what holding long-polls costs, not what ingest left behind.
 if (IDLE > 0 && (!args.only || args.only === 'sqlite')) {
   const data = mkdtempSync(join(tmpdir(), 'yamori-bench-'));
-  const server = await startYamori(['up', '--data', data, '--port', '0', '--log-level', 'error']);
+  // --idle-http: the same over plain HTTP, as behind a TLS-terminating load balancer, to show
+  // how much of the figure is the TLS state Node keeps per connection.
+  const plain = args['idle-http'];
+  const server = await startYamori(['up', '--data', data, '--port', '0', '--log-level', 'error', ...(plain ? ['--insecure-http'] : [])]);
   try {
-    const ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
-    console.log(`sqlite: ${IDLE} idle agents holding long-polls on a fresh server …`);
+    const ca = plain ? '' : readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
+    console.log(`sqlite: ${IDLE} idle agents holding long-polls over ${plain ? 'plain HTTP' : 'HTTPS'} on a fresh server …`);
     const idle = await idleRss(server, ca);
     console.log(`server RSS: ${idle.before.toFixed(0)} MB after enrolling, ${idle.rss.toFixed(0)} MB with ${idle.agents} agents long-polling (target < 300 MB)`);
     result['idle_agents'] = idle.agents;
