@@ -272,10 +272,16 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
     console.log(`# 1000 execs through the gate in ${ms} ms (incl. sh loop)`);
   });
 
-  it('server stopped: events are queued; after the agent restarts and the server comes back, all arrive exactly once', async () => {
+  it('server killed: events are queued; after the agent restarts and the server comes back, all arrive exactly once', async () => {
     const offline = makeBin('offline');
-    await server?.stop();
+    // the server dies (SIGKILL: no graceful close, an upload may be cut mid-batch)
+    const dying = server;
     server = undefined;
+    if (dying && dying.child.exitCode === null) {
+      const gone = new Promise((r) => dying.child.once('exit', r));
+      dying.child.kill('SIGKILL');
+      await gone;
+    }
     for (let i = 0; i < 25; i++) assert.equal((await exec1(offline.path, `off-${i}`)).code, 0, 'execs run while the server is away');
     // the proc connector's exec events go through the durable queue: wait until they are on disk
     await waitFor(
