@@ -87,3 +87,16 @@ void test('exec gate adapter: a failing decision is answered by the policy fail 
     await gate.stop();
   }
 });
+
+void test('a sensor that cannot start says why in its state', async () => {
+  const fake = createFakeSensors();
+  const broken = {
+    ...fake,
+    startExecGate: () => {
+      throw new Error('fanotify_init: Operation not permitted');
+    },
+  };
+  const set = createLinuxSensors({ load: () => ({ available: true, sensors: broken }) });
+  await assert.rejects(set.sensors.execGate?.start(async () => ({ allow: true, cache: false })) ?? Promise.resolve());
+  assert.deepEqual(set.sensors.execGate?.state(), { name: 'exec-gate', state: 'off', reason: 'failed to start: fanotify_init: Operation not permitted' });
+});

@@ -56,7 +56,10 @@ const fileKey = (r: { dev: number; ino: number; size: number; mtimeNs: bigint; c
   `${r.dev}:${r.ino}:${r.size}:${r.mtimeNs}:${r.ctimeNs}`;
 
 /** Policy globs the gate thread can apply as path prefixes ('/tmp/**' → '/tmp'); the rest stay with the agent. */
-export function failClosedPrefixes(policy: Pick<Policy, 'exec'>): { prefixes: string[]; notNative: string[] } {
+export function failClosedPrefixes(policy: Pick<Policy, 'exec'>): {
+  prefixes: string[];
+  notNative: string[];
+} {
   if (policy.exec.onTimeout === 'deny') return { prefixes: ['/'], notNative: [] };
   const prefixes: string[] = [];
   const notNative: string[] = [];
@@ -68,14 +71,29 @@ export function failClosedPrefixes(policy: Pick<Policy, 'exec'>): { prefixes: st
   return { prefixes, notNative };
 }
 
-const offState = (name: string, reason: string): SensorState => ({ name, state: 'off', reason: reason.slice(0, 1024) });
+const offState = (name: string, reason: string): SensorState => ({
+  name,
+  state: 'off',
+  reason: reason.slice(0, 1024),
+});
 
 function offSource<E>(name: string, reason: string): EventSource<E> {
-  return { name, start: async () => undefined, stop: async () => undefined, state: () => offState(name, reason) };
+  return {
+    name,
+    start: async () => undefined,
+    stop: async () => undefined,
+    state: () => offState(name, reason),
+  };
 }
 
 function offGate(reason: string): ExecGate {
-  return { name: 'exec-gate', start: async () => undefined, stop: async () => undefined, flush: () => undefined, state: () => offState('exec-gate', reason) };
+  return {
+    name: 'exec-gate',
+    start: async () => undefined,
+    stop: async () => undefined,
+    flush: () => undefined,
+    state: () => offState('exec-gate', reason),
+  };
 }
 
 export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSensorSet {
@@ -86,18 +104,26 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
     return {
       available: false,
       off: loaded.protectionsOff.map((protection) => ({ protection, reason: loaded.reason })),
-      sensors: { execGate: offGate(reason), procEvents: offSource<ProcConnectorEvent>('proc-connector', reason) },
+      sensors: {
+        execGate: offGate(reason),
+        procEvents: offSource<ProcConnectorEvent>('proc-connector', reason),
+      },
     };
   }
   const native = loaded.sensors;
   const disabled = new Set(options.disable ?? []);
-  const off: LinuxSensorSet['off'] = [...disabled].map((protection) => ({ protection, reason: 'disabled by configuration' }));
+  const off: LinuxSensorSet['off'] = [...disabled].map((protection) => ({
+    protection,
+    reason: 'disabled by configuration',
+  }));
   return {
     available: true,
     off,
     native,
     sensors: {
-      execGate: disabled.has('exec-gate') ? offGate('exec gate disabled by configuration') : createExecGateAdapter(native, options, log),
+      execGate: disabled.has('exec-gate')
+        ? offGate('exec gate disabled by configuration')
+        : createExecGateAdapter(native, options, log),
       procEvents: disabled.has('proc-connector')
         ? offSource<ProcConnectorEvent>('proc-connector', 'proc connector disabled by configuration')
         : createProcAdapter(native, log),
@@ -110,13 +136,18 @@ export interface ExecGateAdapter extends ExecGate {
   stats(): (ExecGateStats & { decideErrors: number; inFlight: number }) | undefined;
 }
 
-export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensorOptions, log: Log): ExecGateAdapter {
+export function createExecGateAdapter(
+  native: LinuxSensors,
+  options: LinuxSensorOptions,
+  log: Log,
+): ExecGateAdapter {
   const grace = options.failRuleGraceMs ?? 50;
   let gate: NativeGate | undefined;
   let fatal: string | undefined;
   let overflows = 0;
   let decideErrors = 0;
   let inFlight = 0;
+  let startError: string | undefined;
   let expiredSinceLog = 0;
   let lastExpiredLog = -Infinity;
   let policy: Partial<{ timeoutMs: number; failClosedPrefixes: string[] }> = {};
@@ -136,7 +167,10 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
     if (set.size < 64) set.set(`${req.dev}:${req.ino}`, { dev: req.dev, ino: req.ino, path: req.path });
   };
 
-  async function handle(req: NativeExecRequest, decide: (r: ExecRequest) => Promise<ExecAnswer>): Promise<void> {
+  async function handle(
+    req: NativeExecRequest,
+    decide: (r: ExecRequest) => Promise<ExecAnswer>,
+  ): Promise<void> {
     inFlight++;
     let answer: ExecAnswer | undefined;
     try {
@@ -154,7 +188,11 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
       });
     } catch (err) {
       decideErrors++;
-      log('error', 'exec decision failed: answering by the fail rule', { path: req.path, pid: req.pid, error: (err as Error).message });
+      log('error', 'exec decision failed: answering by the fail rule', {
+        path: req.path,
+        pid: req.pid,
+        error: (err as Error).message,
+      });
     } finally {
       inFlight--;
     }
@@ -163,7 +201,8 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
     const verdict = answer ? (answer.allow ? 'allow' : 'deny') : req.failClosed ? 'deny' : 'allow';
     const cache = answer?.cache === true;
     const r = g.respond(req.id, verdict, { cache, ignoreMark: cache && verdict === 'allow' });
-    if (r === 'expired') log('debug', 'exec answered by the fail rule before the agent', { path: req.path, pid: req.pid });
+    if (r === 'expired')
+      log('debug', 'exec answered by the fail rule before the agent', { path: req.path, pid: req.pid });
   }
 
   const onNotice = (n: GateNotice) => {
@@ -173,7 +212,11 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
         expiredSinceLog++;
         const t = Date.now();
         if (t - lastExpiredLog >= 10_000) {
-          log('warn', `exec decisions timed out: the gate's fail rule answered (last: ${n.verdict} for pid ${n.pid})`, { count: expiredSinceLog });
+          log(
+            'warn',
+            `exec decisions timed out: the gate's fail rule answered (last: ${n.verdict} for pid ${n.pid})`,
+            { count: expiredSinceLog },
+          );
           lastExpiredLog = t;
           expiredSinceLog = 0;
         }
@@ -181,7 +224,9 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
       }
       case 'overflow':
         overflows += n.count;
-        log('error', 'fanotify queue overflow: the kernel allowed execs the agent did not see', { count: n.count });
+        log('error', 'fanotify queue overflow: the kernel allowed execs the agent did not see', {
+          count: n.count,
+        });
         break;
       case 'fatal':
         fatal = `${n.message} (errno ${n.errno})`;
@@ -198,17 +243,28 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
     async start(decide) {
       if (gate && !gate.stopped) return;
       fatal = undefined;
-      gate = native.startExecGate({
-        ...(options.gateMounts ? { mounts: options.gateMounts } : {}),
-        markMode: options.markMode ?? 'filesystem',
-        allowChildren: options.allowChildren ?? true,
-        failClosedMemfd: true,
-        ...policy,
-        onExec: (req) => void handle(req, decide),
-        onNotice,
-      });
+      startError = undefined;
+      try {
+        gate = native.startExecGate({
+          ...(options.gateMounts ? { mounts: options.gateMounts } : {}),
+          markMode: options.markMode ?? 'filesystem',
+          allowChildren: options.allowChildren ?? true,
+          failClosedMemfd: true,
+          ...policy,
+          onExec: (req) => void handle(req, decide),
+          onNotice,
+        });
+      } catch (err) {
+        startError = (err as Error).message;
+        throw err;
+      }
       const s = gate.stats();
-      log('info', 'exec gate started', { marks: s.marks, markErrors: s.markErrors, markMode: s.markMode, mounts: options.gateMounts ?? 'all' });
+      log('info', 'exec gate started', {
+        marks: s.marks,
+        markErrors: s.markErrors,
+        markMode: s.markMode,
+        mounts: options.gateMounts ?? 'all',
+      });
     },
     async stop() {
       gate?.stop();
@@ -224,12 +280,21 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
       }
     },
     setFallback(timeoutMs, onTimeout) {
-      policy = { ...policy, timeoutMs: timeoutMs + grace, ...(onTimeout === 'deny' ? { failClosedPrefixes: ['/'] } : {}) };
+      policy = {
+        ...policy,
+        timeoutMs: timeoutMs + grace,
+        ...(onTimeout === 'deny' ? { failClosedPrefixes: ['/'] } : {}),
+      };
       gate?.configure(policy);
     },
     applyPolicy(p) {
       const { prefixes, notNative } = failClosedPrefixes(p);
-      if (notNative.length > 0) log('info', 'fail-closed globs the gate thread cannot apply (the agent still does, when it answers in time)', { globs: notNative });
+      if (notNative.length > 0)
+        log(
+          'info',
+          'fail-closed globs the gate thread cannot apply (the agent still does, when it answers in time)',
+          { globs: notNative },
+        );
       policy = { timeoutMs: p.exec.decisionTimeoutMs + grace, failClosedPrefixes: prefixes };
       gate?.configure(policy);
     },
@@ -237,7 +302,7 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
       return gate ? { ...gate.stats(), decideErrors, inFlight } : undefined;
     },
     state(): SensorState {
-      if (!gate) return offState('exec-gate', 'not started');
+      if (!gate) return offState('exec-gate', startError ? `failed to start: ${startError}` : 'not started');
       if (fatal) return offState('exec-gate', `stopped: ${fatal}`);
       if (gate.stopped) return offState('exec-gate', 'stopped');
       const s = gate.stats();
@@ -245,7 +310,10 @@ export function createExecGateAdapter(native: LinuxSensors, options: LinuxSensor
       if (s.marks === 0) problems.push('no filesystem is marked');
       if (s.markErrors > 0) problems.push(`${s.markErrors} mark errors`);
       if (overflows > 0) problems.push(`${overflows} execs lost to queue overflow`);
-      if (s.timeouts > 0) problems.push(`${s.timeouts} decisions timed out (${s.failOpen} allowed, ${s.failClosed} denied by the fail rule)`);
+      if (s.timeouts > 0)
+        problems.push(
+          `${s.timeouts} decisions timed out (${s.failOpen} allowed, ${s.failClosed} denied by the fail rule)`,
+        );
       if (s.queueFull > 0) problems.push(`${s.queueFull} answered by the fail rule at a full queue`);
       if (decideErrors > 0) problems.push(`${decideErrors} decision errors`);
       const detail = `${s.events} execs seen, ${s.cacheHits} answered from cache, ${s.jsAllowed} allowed, ${s.jsDenied} denied`;
@@ -264,42 +332,62 @@ export function toProcConnectorEvent(e: ProcEvent): ProcConnectorEvent | undefin
     case 'exec':
       return { type: 'exec', pid: e.pid, tgid: e.tgid };
     case 'exit':
-      return { type: 'exit', pid: e.pid, tgid: e.tgid, ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}) };
+      return {
+        type: 'exit',
+        pid: e.pid,
+        tgid: e.tgid,
+        ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
+      };
     default:
       return undefined;
   }
 }
 
-export function createProcAdapter(native: LinuxSensors, log: Log): EventSource<ProcConnectorEvent> & { stats(): ReturnType<ProcConnector['stats']> | undefined } {
+export function createProcAdapter(
+  native: LinuxSensors,
+  log: Log,
+): EventSource<ProcConnectorEvent> & { stats(): ReturnType<ProcConnector['stats']> | undefined } {
   let conn: ProcConnector | undefined;
+  let startError: string | undefined;
   return {
     name: 'proc-connector',
     async start(listener) {
       if (conn && !conn.stopped) return;
-      conn = native.startProcConnector({
-        onEvents: (events) => {
-          for (const e of events) {
-            const ev = toProcConnectorEvent(e);
-            if (!ev) continue;
-            try {
-              listener(ev);
-            } catch (err) {
-              log('warn', 'process event handler failed', { error: (err as Error).message });
+      startError = undefined;
+      try {
+        conn = native.startProcConnector({
+          onEvents: (events) => {
+            for (const e of events) {
+              const ev = toProcConnectorEvent(e);
+              if (!ev) continue;
+              try {
+                listener(ev);
+              } catch (err) {
+                log('warn', 'process event handler failed', { error: (err as Error).message });
+              }
             }
-          }
-        },
-      });
+          },
+        });
+      } catch (err) {
+        startError = (err as Error).message;
+        throw err;
+      }
     },
     async stop() {
       conn?.stop();
     },
     stats: () => conn?.stats(),
     state(): SensorState {
-      if (!conn) return offState('proc-connector', 'not started');
+      if (!conn)
+        return offState('proc-connector', startError ? `failed to start: ${startError}` : 'not started');
       if (conn.stopped) return offState('proc-connector', 'stopped');
       const s = conn.stats();
       if (s.lost > 0 || s.overruns > 0 || s.droppedEvents > 0) {
-        return { name: 'proc-connector', state: 'degraded', reason: `${s.lost} process events lost, ${s.overruns} receive overruns, ${s.droppedEvents} dropped; ${s.received} received` };
+        return {
+          name: 'proc-connector',
+          state: 'degraded',
+          reason: `${s.lost} process events lost, ${s.overruns} receive overruns, ${s.droppedEvents} dropped; ${s.received} received`,
+        };
       }
       return { name: 'proc-connector', state: 'active', reason: `${s.received} process events received` };
     },
