@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { measurePropagation } from './intel-propagation.ts';
 import { addKey, createKnownSet, createOrg, ensureSource, lookup, openIntelDatabase, seedIndicators, type Observation } from '@yamori/intel';
 
 const { values: opt } = parseArgs({
@@ -17,6 +18,7 @@ const { values: opt } = parseArgs({
     seconds: { type: 'string', default: '10' },
     batch: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '4' },
+    agents: { type: 'string', default: '1000' },
   },
 });
 const COUNT = Number(opt.count);
@@ -141,10 +143,15 @@ try {
     );
     console.log(`  baseline in-process (no HTTP): ${Math.round(inprocRate).toLocaleString('en')} lookups/s; HTTP/in-process ratio ${(rate / inprocRate).toFixed(2)}`);
     console.log(`  target ${TARGET.toLocaleString('en')}/s: ratio ${(rate / TARGET).toFixed(2)} ${rate >= TARGET ? '(met)' : '(NOT met)'}`);
-    console.log(JSON.stringify({ lookups_per_s: Math.round(rate), propagation_p99_ms: null, agents: 0 }));
-  } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
+    const agents = Number(opt.agents);
+    console.log(`propagation: a verdict imported into intelligence → 2 server instances on PostgreSQL → ${agents} long-polling agents …`);
+    const prop = await measurePropagation(agents);
+    console.log(`  reached ${prop.agents} agents: p50 ${prop.p50} ms, p99 ${prop.p99} ms, max ${prop.max} ms (target p99 <= 2000 ms)`);
+    console.log(JSON.stringify({ lookups_per_s: Math.round(rate), propagation_p99_ms: prop.p99, agents: prop.agents }));
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -14,6 +14,8 @@ export interface WakeupHub {
 
 export interface Waiter {
   readonly fired: boolean;
+  /** The topics that woke this waiter (a check-in woken only by verdicts need not look at commands). */
+  readonly firedTopics: ReadonlySet<string>;
   wait(timeoutMs: number, signal?: AbortSignal): Promise<void>;
   dispose(): void;
 }
@@ -40,32 +42,35 @@ export function createWakeupHub(notifier: Notifier): WakeupHub {
     close: unsubscribe,
     listen(list) {
       let fired = false;
+      const firedTopics = new Set<string>();
       let resolve: (() => void) | undefined;
-      const fire = () => {
+      const fires = list.map((t) => () => {
         fired = true;
+        firedTopics.add(t);
         resolve?.();
-      };
-      for (const t of list) {
+      });
+      list.forEach((t, i) => {
         let set = byTopic.get(t);
         if (!set) byTopic.set(t, (set = new Set()));
-        set.add(fire);
-      }
+        set.add(fires[i] ?? (() => undefined));
+      });
       count++;
       let disposed = false;
       const dispose = () => {
         if (disposed) return;
         disposed = true;
         count--;
-        for (const t of list) {
+        list.forEach((t, i) => {
           const set = byTopic.get(t);
-          set?.delete(fire);
+          set?.delete(fires[i] ?? (() => undefined));
           if (set?.size === 0) byTopic.delete(t);
-        }
+        });
       };
       return {
         get fired() {
           return fired;
         },
+        firedTopics,
         dispose,
         wait(timeoutMs, signal) {
           if (fired || signal?.aborted) return Promise.resolve();

@@ -21,12 +21,15 @@ export interface CheckinDeps {
  * (in-process with SQLite, LISTEN/NOTIFY across instances with PostgreSQL) or the timeout.
  */
 export function createCheckinService({ db, wakeups, now, maxWaitS }: CheckinDeps) {
-  async function collect(agent: AgentContext, req: CheckinRequest): Promise<CheckinResponse | null> {
+  // A verdict wakes every waiting agent at once: identical reads (same group's policy, same
+  // verdict cursor) share one query instead of one per agent.
+  const shared = singleFlight();
+  async function collect(agent: AgentContext, req: CheckinRequest, opts: { commands: boolean } = { commands: true }): Promise<CheckinResponse | null> {
     const r = scopedRepos(db, agent.tenantId);
     const [deployed, commands, verdicts] = await Promise.all([
-      deployedPolicyForGroup(db, agent.tenantId, agent.groupId),
-      r.commands.pendingAfter(agent.agentId, req.commandCursor),
-      r.verdicts.after(req.verdictCursor),
+      shared(`policy:${agent.tenantId}:${agent.groupId}`, () => deployedPolicyForGroup(db, agent.tenantId, agent.groupId)),
+      opts.commands ? r.commands.pendingAfter(agent.agentId, req.commandCursor) : [],
+      shared(`verdicts:${agent.tenantId}:${req.verdictCursor}`, () => r.verdicts.after(req.verdictCursor)),
     ]);
     const policy = deployed && deployed.revisionId !== req.policyRevision ? { revision: deployed.revisionId, document: deployed.document } : null;
     if (!policy && commands.length === 0 && verdicts.length === 0) return null;
@@ -64,10 +67,23 @@ export function createCheckinService({ db, wakeups, now, maxWaitS }: CheckinDeps
         if (first || req.waitS === 0) return first ?? empty(req);
         await waiter.wait(Math.min(req.waitS, maxWaitS) * 1000, signal);
         if (signal?.aborted) return empty(req);
-        return (await collect(agent, req)) ?? empty(req);
+        const onlyVerdicts = waiter.firedTopics.size > 0 && [...waiter.firedTopics].every((t) => t.startsWith('verdicts:'));
+        return (await collect(agent, req, { commands: !onlyVerdicts })) ?? empty(req);
       } finally {
         waiter.dispose();
       }
     },
+  };
+}
+
+/** Concurrent calls with the same key share one in-flight promise; nothing is kept afterwards. */
+function singleFlight() {
+  const inflight = new Map<string, Promise<unknown>>();
+  return <T>(key: string, fn: () => Promise<T>): Promise<T> => {
+    const cur = inflight.get(key) as Promise<T> | undefined;
+    if (cur) return cur;
+    const p = fn().finally(() => inflight.delete(key));
+    inflight.set(key, p);
+    return p;
   };
 }
