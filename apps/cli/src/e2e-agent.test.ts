@@ -249,6 +249,27 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
     assert.equal(alert.event.yamori?.would_have, 'deny_exec');
   });
 
+  it('a hash imported into intelligence as malicious is blocked at exec in block mode within seconds, without restarting anything', async () => {
+    const later = makeBin('later-known-bad');
+    await deploy((p) => {
+      p.modules.malware.mode = 'block';
+    });
+    assert.equal((await exec1(later.path)).code, 0, 'unknown everywhere: it runs (and the kernel may remember it)');
+    const keys = JSON.parse(readFileSync(join(data, 'intel', 'local-keys.json'), 'utf8')) as { adminKey: string };
+    const intelUrl = /Threat intelligence: (\S+)/.exec(server?.output() ?? '')?.[1] ?? '';
+    const importedAt = Date.now();
+    const res = await fetch(`${intelUrl}/api/intel/v1/feeds/import?format=list&source=e2e-feed&type=sha256&verdict=malicious&confidence=90`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${keys.adminKey}`, 'content-type': 'application/octet-stream' },
+      body: `${later.sha}\n`,
+    });
+    assert.equal(res.status, 200, await res.text());
+    const blockedAt = await waitFor('the exec to be refused after the import', async () => ((await exec1(later.path)).code === 126 ? Date.now() : undefined), 30_000, 100);
+    console.log(`# an intelligence import blocked the file at exec ${blockedAt - importedAt} ms later`);
+    const alert = await waitFor('the deny alert at the server', async () => (await alerts()).find((a) => a.sha256 === later.sha && a.action === 'deny_exec'));
+    assert.equal(alert.mode, 'block');
+  });
+
   it('1,000 short-lived processes in a tight loop: 1,000 process-start events with argv and hash at the server', async () => {
     const loop = makeBin('loop');
     const started = Date.now();
