@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fdReader, openFileReader, parseAnomalyModel, scoreFile, type AnomalyModel, type FileReader, type FileScore } from '@yamori/detection';
 import type { ExecEngine } from './agent.ts';
 import type { EngineFinding } from './decision.ts';
+import type { PackageTrust } from './package-trust.ts';
 
 /**
  * The static file-analysis engine on the exec path: on a decision cache miss, score the file the
@@ -23,6 +24,8 @@ export interface FileEngineOptions {
   /** Remembered scores (default 4096). */
   memo?: number;
   onScore?: (sha256: string, score: FileScore, ms: number) => void;
+  /** Package-manager trust: a package's own, unmodified file is benign whatever its features. */
+  packageTrust?: PackageTrust;
 }
 
 export function loadDefaultModel(): AnomalyModel | undefined {
@@ -58,18 +61,22 @@ export function createFileEngine(options: FileEngineOptions = {}): ExecEngine {
   const memoMax = options.memo ?? 4096;
   const memo = new Map<string, EngineFinding[]>();
   return async (req) => {
-    const known = memo.get(req.sha256);
+    // Package ownership depends on the path, so the memo is per content and path.
+    const key = `${req.sha256}\0${req.path}`;
+    const known = memo.get(key);
     if (known) return known;
     let reader: FileReader | undefined;
     try {
       reader = req.fd !== undefined && req.fd >= 0 ? fdReader(req.fd) : openFileReader(req.path);
       if (reader.size > maxBytes) return [];
       const t0 = performance.now();
-      const score = scoreFile(reader, { mode: reader.mode, ...(model ? { model } : {}) });
+      const owned = await options.packageTrust?.check(req.path, req.fd);
+      const trust = owned ? { package: { name: owned.package, digestMatches: owned.digestMatches } } : undefined;
+      const score = scoreFile(reader, { mode: reader.mode, ...(model ? { model } : {}), ...(trust ? { trust } : {}) });
       options.onScore?.(req.sha256, score, performance.now() - t0);
       const out = findingsOf(score);
       if (memo.size >= memoMax) memo.delete(memo.keys().next().value as string);
-      memo.set(req.sha256, out);
+      memo.set(key, out);
       return out;
     } finally {
       reader?.close();

@@ -19,3 +19,4 @@ export { DEFAULT_STATE_DIR, FILES as STATE_FILES, loadIdentity, loadCaPem, loadC
 export { writeFileAtomic, readJsonIfExists } from './atomic-file.ts';
 export * from './scan/index.ts';
 export * from './quarantine/index.ts';
+export { createPackageTrust, hasDpkg, parseMd5sums, type PackageTrust } from './package-trust.ts';

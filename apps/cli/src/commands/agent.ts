@@ -10,6 +10,8 @@ import {
   createAgent,
   createAgentClient,
   createFileEngine,
+  createPackageTrust,
+  hasDpkg,
   createIsolation,
   createLinuxSensors,
   createNftRunner,
@@ -167,13 +169,18 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
   let restartReason: string | undefined;
   let requestStop: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (requestStop = r));
+  // Package-manager trust: loaded in the background, re-read when dpkg's state changes.
+  const packageTrust = hasDpkg() ? createPackageTrust() : undefined;
+  void packageTrust?.refresh().catch((e: unknown) => err(`warning: package trust database not loaded: ${(e as Error).message}`));
+  const trustTimer = packageTrust ? setInterval(() => void packageTrust.refresh().catch(() => undefined), 60_000) : undefined;
+  trustTimer?.unref();
   const agent = createAgent({
     stateDir,
     client,
     agentId: id.agentId,
     facts: () => collectHostFacts({ agentVersion: AGENT_VERSION }),
     sensors,
-    engines: deps.engines ?? [createFileEngine()],
+    engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {})],
     log: defaultLog,
     onRestartRequested: (reason) => {
       restartReason = reason;
