@@ -33,7 +33,9 @@ if (files.length === 0) {
 console.log(`== ${files.length} test files`);
 const status = run(
   process.execPath,
-  ['--test', '--test-concurrency=3', '--test-timeout=300000', '--test-reporter=spec', ...files],
+  // --test-force-exit: a test file whose assertion failed before it released a native handle (a
+  // sensor thread, a socket) still ends, so one failure cannot hang the whole run.
+  ['--test', '--test-force-exit', '--test-concurrency=3', '--test-timeout=300000', '--test-reporter=spec', ...files],
   env,
 );
 process.exit(status);
