@@ -67,6 +67,8 @@ export interface AgentClient {
   sendEvents(batch: EventBatch): Promise<SendEventsResult>;
   commandResult(commandId: string, result: CommandResult): Promise<void>;
   lookup(sha256: string[]): Promise<LookupResponse>;
+  /** Sends a sample for detonation; the server checks the upload policy again and may refuse. */
+  uploadSample(bytes: Buffer, meta: { sha256: string; path: string }): Promise<{ kind: 'queued' } | { kind: 'refused' | 'unavailable'; message: string }>;
   close(): void;
 }
 
@@ -219,6 +221,26 @@ export function createAgentClient(deps: AgentClientDeps): AgentClient {
     checkin: (req, opts) =>
       call('/api/agent/v1/checkin', req, CheckinEnvelope, 'check-in', { timeoutMs: timeoutMs + req.waitS * 1000, signal: opts?.signal }),
     lookup: (sha256) => call('/api/agent/v1/lookup', { sha256 }, LookupResponse, 'lookup'),
+    async uploadSample(bytes, meta) {
+      const res = await request(
+        'POST',
+        '/api/agent/v1/samples',
+        bytes,
+        { 'content-type': 'application/octet-stream', 'x-yamori-sha256': meta.sha256, 'x-yamori-path': encodeURIComponent(meta.path) },
+        { timeoutMs: Math.max(timeoutMs, 120_000), auth: true },
+      );
+      const message = (() => {
+        try {
+          return (JSON.parse(res.body.toString()) as { message?: string }).message ?? '';
+        } catch {
+          return res.body.toString().slice(0, 200);
+        }
+      })();
+      if (res.status === 202) return { kind: 'queued' };
+      if (res.status === 403) return { kind: 'refused', message };
+      if (res.status === 401) throw new AgentApiError('unauthorized', message || 'unauthorized');
+      return { kind: 'unavailable', message: `HTTP ${res.status} ${message}` };
+    },
     async commandResult(id, result) {
       const res = await request(
         'POST',

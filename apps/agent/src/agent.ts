@@ -32,6 +32,7 @@ import { decideExec, toDetectionEvent, type EngineFinding, type LookupState } fr
 import { createEventQueue, type EventQueue } from './event-queue.ts';
 import { buildHealth, createResourceSampler, healthEvent, type ResourceSampler } from './health.ts';
 import { createLookupBatcher } from './lookup-batcher.ts';
+import { createSampleUploader } from './sample-uploader.ts';
 import { createPolicyStore, type AppliedPolicy, type PolicyStore } from './policy-store.ts';
 import { createProcReader, createUserNames, type ProcReader } from './proc-reader.ts';
 import { createProcessTree, type ProcessTree } from './process-tree.ts';
@@ -165,9 +166,15 @@ export function createAgent(deps: AgentDeps): Agent {
   const sampler = deps.sampler ?? createResourceSampler({ now });
   const unknownTtlMs = deps.unknownTtlMs ?? 60_000;
   const answeredAt = new Map<string, number>();
+  // Where each file waiting for a lookup ran from: an unknown answer sends it to the sandbox.
+  const lookupPaths = new Map<string, string>();
+  const uploader = createSampleUploader({ client: deps.client, policy: () => policyStore.current()?.document ?? fallbackPolicy, log });
   const batcher = createLookupBatcher({
     lookup: (h) => deps.client.lookup(h),
     onAnswer: (sha, v) => {
+      const path = lookupPaths.get(sha);
+      lookupPaths.delete(sha);
+      if (v.verdict === 'unknown' && path) uploader.offer(sha, path);
       verdicts.set(sha, { ...v, seq: 0 });
       if (answeredAt.size >= 100_000) answeredAt.clear();
       answeredAt.set(sha, now());
@@ -276,6 +283,8 @@ export function createAgent(deps: AgentDeps): Agent {
       // Answer before the sensor's fail rule does (it carries the same policy timeout, from the kernel event).
       const deadline = Math.min(started + policy.exec.decisionTimeoutMs, (req.deadline ?? Infinity) - 5);
       const budget = Math.max(0, deadline - now());
+      if (lookupPaths.size >= 10_000) lookupPaths.clear();
+      lookupPaths.set(sha256, req.path);
       const lookup: LookupState = await Promise.race([
         batcher.lookup(sha256).then(
           (v): LookupState => v,

@@ -29,7 +29,7 @@ import { installAgentAuth } from '../auth/authenticate.ts';
 import { createCheckinService } from './checkin-service.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { IntelClient } from '../intel/intel-client.ts';
-import { uploadDecision } from '../intel/upload-policy.ts';
+import { uploadDecision } from '@yamori/detection';
 import { deployedPolicyForGroup } from '../policies/policy-repository.ts';
 import { applyVerdict } from '../verdicts/service.ts';
 import { identifyFileType } from '@yamori/detection';

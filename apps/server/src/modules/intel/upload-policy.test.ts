@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { defaultPolicy } from '@yamori/protocol';
 import { enrollAgent, startHarness } from '../../test-support.ts';
-import { uploadDecision } from './upload-policy.ts';
+import { uploadDecision } from '@yamori/detection';
 
 test('upload rules: consent, hash-only, file kinds, size and never-paths each refuse with their reason', () => {
   const p = { ...defaultPolicy().upload, consent: true, neverPaths: ['/srv/hr/**'] };

@@ -1,5 +1,5 @@
 import type { FileKind, Policy } from '@yamori/protocol';
-import { matchGlob } from '@yamori/detection';
+import { matchGlob } from './exclusion-match.ts';
 
 export interface UploadRequest {
   kind: FileKind;
