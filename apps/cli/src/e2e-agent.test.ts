@@ -276,15 +276,20 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
     const r = await run('i=0; while [ "$i" -lt 1000 ]; do "$1" "n-$i" || exit 1; i=$((i+1)); done', [loop.path]);
     assert.equal(r.code, 0, r.stderr);
     const ms = Date.now() - started;
+    let seen = 0;
     const starts = await waitFor(
       '1000 process-start events at the server',
       async () => {
         const s = startsOf(await processEvents(), loop.path);
+        seen = s.length;
         return s.length >= 1000 ? s : undefined;
       },
       90_000,
       1000,
-    );
+    ).catch((e: unknown) => {
+      console.log(`# start events seen: ${seen}; agent: ${agentOut.split('\n').slice(-8).join(' | ')}`);
+      throw e;
+    });
     assert.equal(starts.length, 1000, 'exactly one start event per exec');
     const argv = new Set(starts.map((e) => JSON.stringify(e.event.process?.args)));
     assert.equal(argv.size, 1000, 'each event carries its own argv');
@@ -355,5 +360,49 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
     console.log(`# ${results.length} held execs completed ${Date.now() - t0} ms after SIGKILL of the agent`);
     // and with no agent at all, execs on the formerly gated mount run freely
     assert.equal((await exec1(held.path)).code, 0);
+  });
+  // Last: once a file is known (here: benign, after its detonation), the kernel answers its execs
+  // itself and the earlier tests' exec capture would no longer see them.
+  it('an unknown file is uploaded, detonated in the sandbox and, found malicious, refused at its next exec', async () => {
+    // Ransomware-like only inside the sandbox (its decoy home and /sandbox mount); anywhere else it
+    // exits at once, so running it on this host touches nothing.
+    const script = makeBin(
+      'invoice-tool',
+      Buffer.from(
+        [
+          '#!/bin/sh',
+          '[ "$HOME" = /home/alice ] && [ -d /sandbox ] || exit 0',
+          'cd "$HOME" || exit 0',
+          'for f in $(find . -type f -size +1k); do',
+          '  openssl enc -aes-256-cbc -pbkdf2 -pass pass:e2e -in "$f" -out "$f.locked" 2>/dev/null && rm -f "$f"',
+          'done',
+          `# ${randomBytes(8).toString('hex')}`,
+          '',
+        ].join('\n'),
+      ),
+    );
+    if (!agent || agent.exitCode !== null || agent.signalCode !== null) await startAgent(); // the SIGKILL test left none
+    await deploy((p) => {
+      p.modules.malware.mode = 'block';
+      p.upload.consent = true;
+    });
+    assert.equal((await exec1(script.path)).code, 0, 'unknown everywhere: it runs');
+    const ranAt = Date.now();
+    const refusedAt = await waitFor(
+      'the exec to be refused once the sandbox found the file malicious',
+      async () => ((await exec1(script.path)).code === 126 ? Date.now() : undefined),
+      90_000,
+      500,
+    ).catch(async (e: unknown) => {
+      // What the loop did, so a failure says where it stopped.
+      const audit = (await api('GET', '/audit?limit=30')).json<{ items: Array<{ action: string; target: string; after: unknown }> }>();
+      console.log('# audit:', JSON.stringify(audit.items.filter((a) => a.action.startsWith('sample') || a.action.startsWith('retro')).slice(0, 5)));
+      console.log('# agent:', agentOut.split('\n').filter((l) => /sample|upload|lookup|warn|error/i.test(l)).slice(-15).join('\n'));
+      console.log('# server:', (server?.output() ?? '').split('\n').filter((l) => /warn|error|sample/i.test(l)).slice(-15).join('\n'));
+      throw e;
+    });
+    console.log(`# unknown file → upload → sandbox → verdict → refused at exec: ${refusedAt - ranAt} ms`);
+    const audit = (await api('GET', '/audit?action=sample.uploaded')).json<{ items: Array<{ target: string }> }>();
+    assert.ok(audit.items.some((a) => a.target === `sha256:${script.sha}`), 'the upload is in the audit log');
   });
 });

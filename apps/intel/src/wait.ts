@@ -31,7 +31,11 @@ export function listenFor(notifier: Notifier, topic: string): { wait(ms: number,
   };
 }
 
-/** An AbortSignal that fires when the client goes away (long-polls stop waiting for nobody). */
+/**
+ * An AbortSignal that fires when the client goes away (long-polls stop waiting for nobody). Give it
+ * the *response* (`reply.raw`): a request's own 'close' fires as soon as its body has been read,
+ * which ended every long-poll at once and made workers and followers spin.
+ */
 export function clientGone(raw: { once(event: 'close', fn: () => void): unknown }): AbortSignal {
   const ac = new AbortController();
   raw.once('close', () => ac.abort());

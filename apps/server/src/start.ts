@@ -1,3 +1,4 @@
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, redact, type Database } from '@yamori/db';
 import type { FastifyInstance } from 'fastify';
@@ -26,6 +27,9 @@ export interface RunningServer {
  * on an empty database, and listens. Used by `yamori up`, `yamori server` and the tests.
  */
 export async function startServer(config: ServerConfig, opts: { log?: boolean } = {}): Promise<RunningServer> {
+  // The database, keys and certificates live here: for the server's account only.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  chmodSync(config.dataDir, 0o700);
   const database = await openDatabase<DB>({ url: config.databaseUrl, migrations: serverMigrations });
   try {
     const tls = config.tls ? await ensureTls(join(config.dataDir, 'tls'), [...config.certNames, new URL(config.publicUrl).hostname]) : null;

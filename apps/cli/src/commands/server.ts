@@ -23,8 +23,6 @@ One stateless management server instance. Run several against one PostgreSQL beh
 balancer; give them the same --data directory contents (tls/) so agents see one CA.`;
 
 export async function serverCommand(args: string[]): Promise<number> {
-  // Everything the server writes (database, keys) is for root's eyes only.
-  process.umask(0o077);
   const p = parse(args, SERVER_OPTIONS);
   if (!p.ok) return usageError(`${p.error}\n\n${HELP}`);
   if (p.values.help) {

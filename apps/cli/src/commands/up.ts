@@ -12,7 +12,6 @@ worker that detonates unknown files. On first start it creates the first tenant 
 owner's one-time password and the CA fingerprint agents pin.`;
 
 export async function upCommand(args: string[]): Promise<number> {
-  process.umask(0o077);
   const p = parse(args, {
     data: { type: 'string' },
     database: { type: 'string' },

@@ -49,7 +49,7 @@ export const indicatorRoutes: FastifyPluginAsyncTypebox<IndicatorRoutesOptions> 
         response: { 200: IntelChangesResponse },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const since = request.query.since ?? 0;
       const limit = request.query.limit ?? 1000;
       const waitS = Math.min(request.query.waitS ?? 0, opts.maxLongPollS);
@@ -57,7 +57,7 @@ export const indicatorRoutes: FastifyPluginAsyncTypebox<IndicatorRoutesOptions> 
       try {
         let rows = await changesSince(db, since, limit);
         if (rows.length === 0 && listener) {
-          await listener.wait(waitS * 1000, clientGone(request.raw));
+          await listener.wait(waitS * 1000, clientGone(reply.raw));
           rows = await changesSince(db, since, limit);
         }
         return {

@@ -17,8 +17,8 @@ const JobParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64, p
 export const sandboxRoutes: FastifyPluginAsyncTypebox<SandboxRoutesOptions> = async (app, opts) => {
   app.addHook('onRequest', opts.auth.require('worker'));
 
-  app.post('/claim', { schema: { body: SandboxClaimRequest, response: { 200: SandboxClaimResponse } } }, async (request) =>
-    claim(opts, request.body.workerId, request.body.waitS, clientGone(request.raw)),
+  app.post('/claim', { schema: { body: SandboxClaimRequest, response: { 200: SandboxClaimResponse } } }, async (request, reply) =>
+    claim(opts, request.body.workerId, request.body.waitS, clientGone(reply.raw)),
   );
 
   app.get('/jobs/:id/sample', { schema: { params: JobParams } }, async (request, reply) => {
