@@ -26,6 +26,25 @@ void y_throw_last(napi_env env, const char *what) {
   napi_throw_error(env, "ERR_YAMORI_NAPI", msg);
 }
 
+void y_pid_list_set(int **list, int *n, int *cap, int pid, bool on) {
+  int idx = -1;
+  for (int i = 0; i < *n; i++)
+    if ((*list)[i] == pid) idx = i;
+  if (on && idx < 0) {
+    if (*n == *cap) {
+      int c = *cap ? *cap * 2 : 16;
+      int *grown = realloc(*list, (size_t)c * sizeof(int));
+      if (grown) {
+        *list = grown;
+        *cap = c;
+      }
+    }
+    if (*n < *cap) (*list)[(*n)++] = pid;
+  } else if (!on && idx >= 0) {
+    (*list)[idx] = (*list)[--(*n)];
+  }
+}
+
 napi_value y_throw_errno(napi_env env, const char *what, int err) {
   char msg[512];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));

@@ -587,22 +587,7 @@ static napi_value js_watch_exclude_pid(napi_env env, napi_callback_info info) {
   NAPI_OK(env, napi_get_value_int32(env, argv[1], &pid));
   NAPI_OK(env, napi_get_value_bool(env, argv[2], &on));
   pthread_mutex_lock(&w->lock);
-  int idx = -1;
-  for (int i = 0; i < w->n_excluded; i++)
-    if (w->excluded[i] == pid) idx = i;
-  if (on && idx < 0) {
-    if (w->n_excluded == w->cap_excluded) {
-      int cap = w->cap_excluded ? w->cap_excluded * 2 : 16;
-      int *n = realloc(w->excluded, (size_t)cap * sizeof(int));
-      if (n) {
-        w->excluded = n;
-        w->cap_excluded = cap;
-      }
-    }
-    if (w->n_excluded < w->cap_excluded) w->excluded[w->n_excluded++] = pid;
-  } else if (!on && idx >= 0) {
-    w->excluded[idx] = w->excluded[--w->n_excluded];
-  }
+  y_pid_list_set(&w->excluded, &w->n_excluded, &w->cap_excluded, pid, on);
   pthread_mutex_unlock(&w->lock);
   napi_value out;
   napi_get_undefined(env, &out);

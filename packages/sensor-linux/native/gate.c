@@ -1066,22 +1066,7 @@ static napi_value js_gate_allow_pid(napi_env env, napi_callback_info info) {
   NAPI_OK(env, napi_get_value_int32(env, argv[1], &pid));
   NAPI_OK(env, napi_get_value_bool(env, argv[2], &on));
   pthread_mutex_lock(&g->lock);
-  int idx = -1;
-  for (int i = 0; i < g->n_allowed_pids; i++)
-    if (g->allowed_pids[i] == pid) idx = i;
-  if (on && idx < 0) {
-    if (g->n_allowed_pids == g->cap_allowed_pids) {
-      int cap = g->cap_allowed_pids ? g->cap_allowed_pids * 2 : 16;
-      int *n = realloc(g->allowed_pids, (size_t)cap * sizeof(int));
-      if (n) {
-        g->allowed_pids = n;
-        g->cap_allowed_pids = cap;
-      }
-    }
-    if (g->n_allowed_pids < g->cap_allowed_pids) g->allowed_pids[g->n_allowed_pids++] = pid;
-  } else if (!on && idx >= 0) {
-    g->allowed_pids[idx] = g->allowed_pids[--g->n_allowed_pids];
-  }
+  y_pid_list_set(&g->allowed_pids, &g->n_allowed_pids, &g->cap_allowed_pids, pid, on);
   pthread_mutex_unlock(&g->lock);
   napi_value out;
   napi_get_undefined(env, &out);

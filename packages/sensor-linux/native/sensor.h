@@ -52,6 +52,10 @@ static inline void y_block_signals(void) {
 /* napi helpers (addon.c) */
 void y_throw_last(napi_env env, const char *what);
 napi_value y_throw_errno(napi_env env, const char *what, int err);
+
+/* Adds (on) or removes (!on) pid in a growable int list; the caller holds the list's lock.
+   Used for the gate's allowed pids and the decoy watcher's excluded pids. */
+void y_pid_list_set(int **list, int *n, int *cap, int pid, bool on);
 bool y_get_prop(napi_env env, napi_value obj, const char *name, napi_value *out);
 int64_t y_opt_int(napi_env env, napi_value obj, const char *name, int64_t dflt);
 bool y_opt_bool(napi_env env, napi_value obj, const char *name, bool dflt);
