@@ -6,6 +6,21 @@ import { parseCidr } from './normalise.ts';
 import { combineVerdicts, type Assertion } from './verdict-combine.ts';
 
 /** All SQL about indicators, observations, relations and the change feed (SQLite and PostgreSQL). */
+/** An observation as stored: one source's word on one value. */
+function observationRow(o: Observation, source: string) {
+  return {
+    type: o.type,
+    value: o.value,
+    source,
+    verdict: o.verdict,
+    confidence: o.confidence,
+    tlp: o.tlp,
+    first_seen: o.firstSeen,
+    last_seen: o.lastSeen,
+    expires_at: o.expiresAt,
+  };
+}
+
 export type IntelKysely = Kysely<IntelDb>;
 export type IndicatorRow = Selectable<IntelDb['indicators']>;
 export type ChangeRow = Selectable<IntelDb['changes']>;
@@ -75,17 +90,7 @@ export async function applyObservations(
     await trx
       .insertInto('observations')
       .values(
-        part.map((o) => ({
-          type: o.type,
-          value: o.value,
-          source,
-          verdict: o.verdict,
-          confidence: o.confidence,
-          tlp: o.tlp,
-          first_seen: o.firstSeen,
-          last_seen: o.lastSeen,
-          expires_at: o.expiresAt,
-        })),
+        part.map((o) => observationRow(o, source)),
       )
       .onConflict((oc) =>
         oc.columns(['type', 'value', 'source']).doUpdateSet((eb) => ({
@@ -378,17 +383,7 @@ export async function seedIndicators(
     const r = await trx
       .insertInto('observations')
       .values(
-        part.map((o) => ({
-          type: o.type,
-          value: o.value,
-          source,
-          verdict: o.verdict,
-          confidence: o.confidence,
-          tlp: o.tlp,
-          first_seen: o.firstSeen,
-          last_seen: o.lastSeen,
-          expires_at: o.expiresAt,
-        })),
+        part.map((o) => observationRow(o, source)),
       )
       .onConflict((oc) => oc.columns(['type', 'value', 'source']).doNothing())
       .returning(['type', 'value'])
