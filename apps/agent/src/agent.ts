@@ -35,7 +35,10 @@ import { createLookupBatcher } from './lookup-batcher.ts';
 import { createSampleUploader } from './sample-uploader.ts';
 import { createPolicyStore, type AppliedPolicy, type PolicyStore } from './policy-store.ts';
 import { createProcReader, createUserNames, type ProcReader } from './proc-reader.ts';
-import { createProcessTree, type ProcessTree } from './process-tree.ts';
+import { createProcessTree, type ProcConnectorEvent, type ProcessTree } from './process-tree.ts';
+import type { AgentModule, ModuleContext } from './modules.ts';
+import { createResponder } from './response.ts';
+import type { LinuxSensors } from '@yamori/sensor-linux';
 import type { ExecAnswer, ExecRequest, Sensors } from './sensors.ts';
 import { FILES, loadCursors, saveCursors, saveStatus, type Cursors } from './state.ts';
 import { createVerdictCache, type VerdictCache } from './verdict-cache.ts';
@@ -60,7 +63,13 @@ export interface AgentDeps {
   agentId: string;
   facts: () => HostFacts;
   sensors?: Sensors;
+  /** The native sensor addon (pidfd kills; modules that need their own fanotify group). */
+  native?: LinuxSensors | undefined;
   engines?: ExecEngine[];
+  /** Protection modules that act after a program started (behaviour, exploit, ransomware …). */
+  modules?: AgentModule[];
+  /** Quarantine a file for a module's quarantine_file response; returns a detail line. */
+  quarantine?: (path: string, reason: string) => Promise<string>;
   queue?: EventQueue;
   policyStore?: PolicyStore;
   verdictCache?: VerdictCache;
@@ -159,9 +168,23 @@ export function createAgent(deps: AgentDeps): Agent {
   const isolation =
     deps.isolation ??
     createIsolation({ runNft: createNftRunner(), serverPeers: () => resolveServerPeers(deps.client.url), stateDir });
+  const native = deps.native;
+  const kill =
+    deps.kill ??
+    createProcessKiller({ reader, ...(native ? { pidfds: { open: (pid) => native.pidfdOpen(pid), send: (fd, sig) => native.killPidfd(fd, sig) } } : {}) });
   const commands =
-    deps.commands ??
-    createCommandRunner({ kill: deps.kill ?? createProcessKiller({ reader }), isolation, ...(deps.commandHandlers ? { extra: deps.commandHandlers } : {}) });
+    deps.commands ?? createCommandRunner({ kill, isolation, ...(deps.commandHandlers ? { extra: deps.commandHandlers } : {}) });
+  const modules = deps.modules ?? [];
+  let moduleErrors = 0;
+  const toModules = (fn: (m: AgentModule) => void) => {
+    for (const m of modules) {
+      try {
+        fn(m);
+      } catch (err) {
+        if (moduleErrors++ % 1000 === 0) log('error', `module ${m.name} failed on an event`, { error: (err as Error).message, count: moduleErrors });
+      }
+    }
+  };
   const hashFile = deps.hashFile ?? hashFileSha256;
   const sampler = deps.sampler ?? createResourceSampler({ now });
   const unknownTtlMs = deps.unknownTtlMs ?? 60_000;
@@ -223,6 +246,7 @@ export function createAgent(deps: AgentDeps): Agent {
     for (const ev of events) {
       const kind = telemetryKind(ev);
       if (kind !== undefined) {
+        if (modules.length > 0) toModules((m) => m.onEvent?.(ev));
         if (!p.telemetry.kinds.includes(kind as Policy['telemetry']['kinds'][number])) continue;
         if (shedding('low_value_telemetry') && lowValue(ev)) continue;
         const r = takeToken(bucket, t, p.telemetry.maxEventsPerSecond);
@@ -315,6 +339,35 @@ export function createAgent(deps: AgentDeps): Agent {
     return { allow: d.allow, cache: d.cache };
   }
 
+  // ---------- modules ----------
+
+  const respond = createResponder({
+    applied: () => policyStore.current(),
+    fallback: fallbackPolicy,
+    tree,
+    kill,
+    isolation,
+    quarantine: deps.quarantine,
+    notifier: sensors.notifier,
+    record: (alerts) => record(alerts),
+    log,
+    now,
+    newId,
+    language: deps.language ?? 'en',
+  });
+  const moduleContext: ModuleContext = {
+    policy: policyNow,
+    applied: () => policyStore.current(),
+    record,
+    respond,
+    tree,
+    log,
+    now,
+    newId,
+    stateDir,
+    native,
+  };
+
   // ---------- policy ----------
 
   const onPolicy = (p: AppliedPolicy) => {
@@ -325,6 +378,7 @@ export function createAgent(deps: AgentDeps): Agent {
     sensors.fileEvents?.applyPolicy?.(p.document);
     sensors.netEvents?.applyPolicy?.(p.document);
     sensors.procEvents?.applyPolicy?.(p.document);
+    toModules((m) => m.applyPolicy?.(p));
     log('info', 'policy applied', { revision: p.revision });
   };
   policyStore.onChange(onPolicy);
@@ -335,7 +389,7 @@ export function createAgent(deps: AgentDeps): Agent {
 
   const sensorStates = (): SensorState[] => {
     const list: SensorState[] = [];
-    for (const s of [sensors.execGate, sensors.procEvents, sensors.fileEvents, sensors.netEvents]) if (s) list.push(s.state());
+    for (const s of [sensors.execGate, sensors.procEvents, sensors.fileEvents, sensors.netEvents, ...modules]) if (s) list.push(s.state());
     return list;
   };
 
@@ -580,8 +634,9 @@ export function createAgent(deps: AgentDeps): Agent {
     const { procEvents, fileEvents, netEvents, execGate } = sensors;
     if (procEvents) {
       await startSensor(procEvents.name, () =>
-        procEvents.start((ev) => {
+        procEvents.start((ev: ProcConnectorEvent) => {
           const out = tree.handle(ev);
+          if (modules.length > 0) toModules((m) => m.onProcEvent?.(ev));
           if (out) record([out]);
         }),
       );
@@ -594,6 +649,7 @@ export function createAgent(deps: AgentDeps): Agent {
       execGate.applyPolicy?.(p);
       await startSensor(execGate.name, () => execGate.start(decide));
     }
+    for (const m of modules) await startSensor(m.name, () => m.start(moduleContext));
     loops = [checkinLoop(signal), uploadLoop(signal), healthLoop(signal)];
     log('info', 'agent started', { agentId: deps.agentId, server: deps.client.url });
   }
@@ -602,7 +658,7 @@ export function createAgent(deps: AgentDeps): Agent {
     if (!stopping) return;
     stopping.abort();
     wakeUploader?.();
-    for (const s of [sensors.execGate, sensors.procEvents, sensors.fileEvents, sensors.netEvents]) {
+    for (const s of [...modules, sensors.execGate, sensors.procEvents, sensors.fileEvents, sensors.netEvents]) {
       try {
         await s?.stop();
       } catch (err) {

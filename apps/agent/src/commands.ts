@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { closeSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { join } from 'node:path';
@@ -22,35 +23,56 @@ export interface KillOptions {
   expectStartTicks?: number | undefined;
   /** The ECS process.entity_id from an alert: the same check, in the form the console holds. */
   expectEntityId?: string | undefined;
+  /** A pidfd of the root from the sensor (FAN_REPORT_PIDFD): it names the process itself, so no check is needed. */
+  rootPidfd?: number | undefined;
 }
 export type KillFn = (pid: number, opts: KillOptions) => Promise<{ killed: number[]; detail: string }>;
+
+/** pidfd_open(2) and pidfd_send_signal(2), from the sensor addon. */
+export interface Pidfds {
+  open(pid: number): number;
+  send(pidfd: number, signal: NodeJS.Signals): void;
+}
 
 export interface ProcessKillerDeps {
   reader: ProcReader;
   signal?: (pid: number, sig: NodeJS.Signals) => void;
+  /** With pidfds, a process checked once (start time) stays the one signalled: no pid-reuse race. */
+  pidfds?: Pidfds | undefined;
   selfPid?: number;
 }
 
+interface Target {
+  pid: number;
+  ticks: number;
+  fd?: number;
+  ownFd?: boolean;
+}
+
 /**
- * Default kill (until the sensor's pidfd-based kill is injected): SIGSTOP the whole tree first so
- * it cannot fork away, then SIGKILL each process after re-checking its start time (pid reuse).
+ * Kill a process (tree): SIGSTOP the whole tree first so it cannot fork away, then SIGKILL each
+ * process. With pidfds each target is opened and its start time checked once, after which the
+ * descriptor names that process whatever happens to the pid; without, the start time is re-checked
+ * before each signal.
  */
 export function createProcessKiller(deps: ProcessKillerDeps): KillFn {
   const signal = deps.signal ?? ((pid, sig) => process.kill(pid, sig));
   const self = deps.selfPid ?? process.pid;
+  const pidfds = deps.pidfds;
   return async (pid, opts) => {
     if (!Number.isInteger(pid) || pid <= 1 || pid === self) throw new Error(`refusing to kill pid ${pid}`);
     const ticks = deps.reader.startTicks(pid);
     if (ticks === undefined) return { killed: [], detail: `pid ${pid} is not running` };
-    if (opts.expectStartTicks !== undefined && ticks !== opts.expectStartTicks) {
+    if (opts.rootPidfd === undefined && opts.expectStartTicks !== undefined && ticks !== opts.expectStartTicks) {
       throw new Error(`pid ${pid} now belongs to another process (start time ${ticks}, expected ${opts.expectStartTicks}); nothing killed`);
     }
-    if (opts.expectEntityId !== undefined && entityId(deps.reader.bootId(), pid, ticks) !== opts.expectEntityId) {
+    if (opts.rootPidfd === undefined && opts.expectEntityId !== undefined && entityId(deps.reader.bootId(), pid, ticks) !== opts.expectEntityId) {
       throw new Error(`pid ${pid} now belongs to another process (entity id differs); nothing killed`);
     }
-    const targets: { pid: number; ticks: number }[] = [{ pid, ticks }];
+    const root: Target = { pid, ticks, ...(opts.rootPidfd !== undefined && opts.rootPidfd >= 0 ? { fd: opts.rootPidfd } : {}) };
+    const targets: Target[] = [root];
     if (opts.tree) {
-      const children = new Map<number, { pid: number; ticks: number }[]>();
+      const children = new Map<number, Target[]>();
       for (const p of deps.reader.listPids()) {
         const s = deps.reader.read(p);
         if (!s || s.pid === self) continue;
@@ -59,30 +81,38 @@ export function createProcessKiller(deps: ProcessKillerDeps): KillFn {
         children.set(s.ppid, list);
       }
       for (let i = 0; i < targets.length; i++) {
-        const t = targets[i] as { pid: number; ticks: number };
+        const t = targets[i] as Target;
         // a child cannot have started before its parent: guards against a reused parent pid
         for (const c of children.get(t.pid) ?? []) if (c.ticks >= t.ticks) targets.push(c);
       }
     }
-    const alive = (t: { pid: number; ticks: number }) => deps.reader.startTicks(t.pid) === t.ticks;
-    for (const t of targets) {
-      try {
-        if (alive(t)) signal(t.pid, 'SIGSTOP');
-      } catch {
-        /* gone */
-      }
-    }
-    const killed: number[] = [];
-    for (const t of targets) {
-      try {
-        if (alive(t)) {
-          signal(t.pid, 'SIGKILL');
-          killed.push(t.pid);
+    const alive = (t: Target) => deps.reader.startTicks(t.pid) === t.ticks;
+    if (pidfds) {
+      for (const t of targets) {
+        if (t.fd !== undefined) continue;
+        try {
+          const fd = pidfds.open(t.pid);
+          if (alive(t)) Object.assign(t, { fd, ownFd: true });
+          else closeSync(fd);
+        } catch {
+          /* gone */
         }
-      } catch {
-        /* gone */
       }
     }
+    const send = (t: Target, sig: NodeJS.Signals): boolean => {
+      try {
+        if (t.fd !== undefined && pidfds) pidfds.send(t.fd, sig);
+        else if (pidfds || !alive(t)) return false;
+        else signal(t.pid, sig);
+        return true;
+      } catch {
+        return false; // gone
+      }
+    };
+    for (const t of targets) send(t, 'SIGSTOP');
+    const killed: number[] = [];
+    for (const t of targets) if (send(t, 'SIGKILL')) killed.push(t.pid);
+    for (const t of targets) if (t.ownFd && t.fd !== undefined) closeSync(t.fd);
     return { killed, detail: `killed ${killed.length} process(es): ${killed.join(', ')}` };
   };
 }

@@ -20,3 +20,6 @@ export { writeFileAtomic, readJsonIfExists } from './atomic-file.ts';
 export * from './scan/index.ts';
 export * from './quarantine/index.ts';
 export { createPackageTrust, hasDpkg, parseMd5sums, type PackageTrust } from './package-trust.ts';
+export type { AgentModule, ModuleContext, Detection, ResponseAction, ResponseOutcome } from './modules.ts';
+export { createResponder, type ResponderDeps } from './response.ts';
+export { createDefaultModules } from './default-modules.ts';

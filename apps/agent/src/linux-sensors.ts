@@ -338,6 +338,12 @@ export function toProcConnectorEvent(e: ProcEvent): ProcConnectorEvent | undefin
         tgid: e.tgid,
         ...(e.exitCode !== undefined ? { exitCode: e.exitCode } : {}),
       };
+    case 'uid':
+      return e.real !== undefined && e.effective !== undefined
+        ? { type: 'uid', pid: e.pid, tgid: e.tgid, ruid: e.real, euid: e.effective }
+        : undefined;
+    case 'ptrace':
+      return { type: 'ptrace', pid: e.pid, tgid: e.tgid, tracerPid: e.tracerPid ?? 0, tracerTgid: e.tracerTgid ?? 0 };
     default:
       return undefined;
   }

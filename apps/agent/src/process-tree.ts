@@ -11,7 +11,11 @@ import { CLK_TCK, type ProcReader, type ProcSnapshot } from './proc-reader.ts';
 export type ProcConnectorEvent =
   | { type: 'fork'; pid: number; ppid: number; tgid?: number; startTicks?: number }
   | { type: 'exec'; pid: number; tgid?: number }
-  | { type: 'exit'; pid: number; tgid?: number; exitCode?: number };
+  | { type: 'exit'; pid: number; tgid?: number; exitCode?: number }
+  /** Real/effective uid changed (setuid, setresuid …): the exploit module's privilege watch. */
+  | { type: 'uid'; pid: number; tgid?: number; ruid: number; euid: number }
+  /** A tracer attached to `pid` (tracerTgid 0: detached). */
+  | { type: 'ptrace'; pid: number; tgid?: number; tracerPid: number; tracerTgid: number };
 
 export interface ProcessNode {
   entityId: string;
@@ -252,6 +256,13 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
           put(n);
           return event(n, 'start');
         }
+        case 'uid': {
+          const n = nodes.get(ev.pid);
+          if (n) n.uid = ev.ruid;
+          return undefined;
+        }
+        case 'ptrace':
+          return undefined;
         case 'exit': {
           const n = nodes.get(ev.pid);
           if (!n) return undefined;

@@ -9,6 +9,7 @@ import {
   collectHostFacts,
   createAgent,
   createAgentClient,
+  createDefaultModules,
   createFileEngine,
   createPackageTrust,
   hasDpkg,
@@ -26,6 +27,7 @@ import {
   STATE_FILES,
   writeFileAtomic,
   type ExecEngine,
+  type LinuxSensorSet,
   type Sensors,
 } from '@yamori/agent';
 
@@ -143,7 +145,7 @@ function sdNotify(env: NodeJS.ProcessEnv, state: string): void {
   spawn('systemd-notify', [`--pid=${process.pid}`, state], { stdio: 'ignore', timeout: 5000 }).on('error', () => undefined);
 }
 
-function realSensors(o: Opts, err: Print): Sensors {
+function realSensors(o: Opts, err: Print): LinuxSensorSet {
   const set = createLinuxSensors({
     log: defaultLog,
     ...(o['gate-mount'] ? { gateMounts: o['gate-mount'].map((m) => resolve(m)), markMode: 'mount' as const } : {}),
@@ -153,7 +155,7 @@ function realSensors(o: Opts, err: Print): Sensors {
   } else if (o['gate-mount']) {
     err(`warning: exec gate limited to ${o['gate-mount'].join(', ')} (--gate-mount, for tests and debugging)`);
   }
-  return set.sensors;
+  return set;
 }
 
 async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
@@ -163,9 +165,10 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
   if (id.pinned && !caPem) throw new Error(`the pinned CA ${join(stateDir, STATE_FILES.ca)} is missing: enroll again`);
   const client = createAgentClient({ url: id.url, caPem, credentials: { agentId: id.agentId, secret: id.secret }, userAgent: `yamori-agent/${AGENT_VERSION}` });
   let sensors: Sensors = {};
+  let native: LinuxSensorSet['native'];
   if (deps.sensors) sensors = await deps.sensors();
   else if (o['no-sensors']) err('warning: --no-sensors: policy sync, commands and telemetry queue only (no exec control)');
-  else sensors = realSensors(o, err);
+  else ({ sensors, native } = realSensors(o, err));
   let restartReason: string | undefined;
   let requestStop: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (requestStop = r));
@@ -180,6 +183,8 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
     agentId: id.agentId,
     facts: () => collectHostFacts({ agentVersion: AGENT_VERSION }),
     sensors,
+    native,
+    modules: createDefaultModules(),
     engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {})],
     log: defaultLog,
     onRestartRequested: (reason) => {

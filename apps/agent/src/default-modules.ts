@@ -1,0 +1,9 @@
+import type { AgentModule } from './modules.ts';
+
+/**
+ * The protection modules `yamori agent run` starts. Each module owns its own folder; this list is
+ * the one place that names them.
+ */
+export function createDefaultModules(): AgentModule[] {
+  return [];
+}
