@@ -263,3 +263,39 @@ void test('watchdog: sustained CPU over budget sheds low-value telemetry and say
   ]);
   assert.equal(agent.queue.depth(), depth, 'low-value telemetry is shed');
 });
+
+void test('parent→child rules: a denied child of a matching ancestor is refused while held (block) or reported (monitor); other parents and children are untouched', async (t) => {
+  const dir = tmp(t);
+  const agent = await enrolledAgent(dir, { hashFile: async () => GOOD });
+  t.after(() => agent.queue.close());
+  agent.tree.seed(); // the exec'ing process is this test (node): its image is the "parent"
+  const rules = (mode: 'block' | 'monitor') => {
+    const p = defaultPolicy();
+    p.modules.behavior.mode = mode;
+    p.modules.behavior.parentChild = [
+      { id: 'allow-helper', parent: process.execPath, child: '/opt/tools/curl', action: 'allow' },
+      { id: 'node-no-downloaders', parent: process.execPath, child: '**/curl', action: 'deny', comment: 'the test runner starts no downloader' },
+    ];
+    return p;
+  };
+  srv.policy = { revision: 41, document: rules('block') };
+  t.after(() => (srv.policy = null));
+  await agent.checkinOnce(0);
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: '/usr/bin/curl' }), { allow: false, cache: false }, 'denied before it runs');
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: '/opt/tools/curl' }), { allow: true, cache: false }, 'an allow rule before the deny rule wins; still never cached');
+  assert.equal((await agent.decide({ pid: process.pid, path: '/usr/bin/wget' })).allow, true, 'a child no rule names');
+  assert.equal((await agent.decide({ pid: 1, path: '/usr/bin/curl' })).allow, true, 'the same child from another parent');
+  const batch = agent.queue.nextBatch();
+  const alerts = (batch?.events ?? []).filter((e) => e.event.dataset === 'yamori.alert');
+  assert.equal(alerts.length, 1);
+  assert.match(JSON.stringify(alerts[0]), /yamori\.parent_child\.node-no-downloaders/);
+  assert.match(JSON.stringify(alerts[0]), /"action":"deny_exec"/);
+  if (batch) agent.queue.ack(batch.batchId);
+
+  srv.policy = { revision: 42, document: rules('monitor') };
+  await agent.checkinOnce(0);
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: '/usr/bin/curl' }), { allow: true, cache: false }, 'monitor mode runs it');
+  const monitored = (agent.queue.nextBatch()?.events ?? []).filter((e) => e.event.dataset === 'yamori.alert');
+  assert.equal(monitored.length, 1);
+  assert.match(JSON.stringify(monitored[0]), /"would_have":"deny_exec"/);
+});

@@ -28,7 +28,8 @@ import {
   type Isolation,
   type KillFn,
 } from './commands.ts';
-import { decideExec, toDetectionEvent, type EngineFinding, type LookupState } from './decision.ts';
+import { decideExec, toDetectionEvent, type DetectionFields, type EngineFinding, type LookupState } from './decision.ts';
+import { matchParentChild, needsEveryExec, PARENT_DEPTH } from './behavior/parent-child.ts';
 import { createEventQueue, type EventQueue } from './event-queue.ts';
 import { buildHealth, createResourceSampler, healthEvent, type ResourceSampler } from './health.ts';
 import { createLookupBatcher } from './lookup-batcher.ts';
@@ -318,11 +319,14 @@ export function createAgent(deps: AgentDeps): Agent {
       ]);
       d = decideExec({ ...base, lookup, now: now() });
     }
+    const pc = d.allow ? parentChildDecision(req, parent?.exe, sha256, policy, applied) : undefined;
+    if (pc) d = { ...d, allow: d.allow && !pc.deny, cache: false, popup: d.popup || pc.deny };
     if (d.reason === 'fail_open') counters.failOpen++;
     if (!d.allow) counters.denied++;
-    if (d.detection) {
+    for (const detection of [d.detection, pc?.detection]) {
+      if (!detection) continue;
       const proc = tree.toEcs(req.pid);
-      const event = toDetectionEvent(d.detection, {
+      const event = toDetectionEvent(detection, {
         id: newId(),
         now: now(),
         process: proc ? { ...proc, executable: req.path, ...(sha256 ? { hash: { sha256 } } : {}) } : { entity_id: '', pid: req.pid, executable: req.path },
@@ -367,6 +371,43 @@ export function createAgent(deps: AgentDeps): Agent {
     stateDir,
     native,
   };
+
+  /**
+   * Parent→child rules while the exec is held: `deny` in block mode refuses it; every file a deny
+   * rule names is left uncached (its verdict depends on who starts it).
+   */
+  function parentChildDecision(
+    req: ExecRequest,
+    parentImage: string | undefined,
+    sha256: string | undefined,
+    policy: Policy,
+    applied: AppliedPolicy | undefined,
+  ): { deny: boolean; detection?: DetectionFields } | undefined {
+    const behavior = policy.modules.behavior;
+    if (behavior.mode === 'off' || !behavior.parentChild?.length || !needsEveryExec(behavior.parentChild, req.path)) return undefined;
+    const lineage = [parentImage, ...tree.ancestors(req.pid, PARENT_DEPTH).map((n) => n.exe)];
+    const hit = matchParentChild(behavior.parentChild, req.path, lineage);
+    if (hit?.rule.action !== 'deny') return { deny: false };
+    const ruleId = `yamori.parent_child.${hit.rule.id}`;
+    const excluded = applied?.exclusions.find({ module: 'behavior', ruleId, path: req.path, parentPath: hit.parent, sha256 }, now());
+    if (excluded) return { deny: false };
+    const block = behavior.mode === 'block';
+    return {
+      deny: block,
+      detection: {
+        rule: { id: ruleId, name: `Parent-child rule ${hit.rule.id}: ${hit.rule.comment ?? `${hit.rule.parent} may not start ${hit.rule.child}`}`.slice(0, 256), ruleset: 'policy' },
+        severity: 70,
+        level: 'high',
+        yamori: {
+          module: 'behavior',
+          mode: behavior.mode,
+          action: block ? 'deny_exec' : 'none',
+          ...(block ? {} : { would_have: 'deny_exec' as const }),
+          reasons: [`${hit.parent} started ${req.path}; the policy's parent-child rule ${hit.rule.id} denies ${hit.rule.parent} → ${hit.rule.child}`],
+        },
+      },
+    };
+  }
 
   // ---------- policy ----------
 

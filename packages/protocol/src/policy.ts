@@ -41,6 +41,24 @@ export const BlockEntry = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A parent→child execution rule: may a program (`parent`, matched against the exec'ing process's
+ * image and its ancestors up to four levels, so a shell in between does not hide the chain) start
+ * `child`? Globs as in exclusions. The first rule that matches decides, so allow rules placed
+ * before a deny rule carve out exceptions.
+ */
+export const ParentChildRule = Type.Object(
+  {
+    id: Type.String({ minLength: 1, maxLength: 64 }),
+    parent: Type.String({ minLength: 1, maxLength: 4096 }),
+    child: Type.String({ minLength: 1, maxLength: 4096 }),
+    action: Type.Union([Type.Literal('allow'), Type.Literal('deny')]),
+    comment: Type.Optional(Str(1024)),
+  },
+  { additionalProperties: false },
+);
+export type ParentChildRule = Static<typeof ParentChildRule>;
+
 export const PopupText = Type.Object(
   { title: Type.String({ minLength: 1, maxLength: 200 }), body: Type.String({ minLength: 1, maxLength: 2000 }) },
   { additionalProperties: false },
@@ -63,7 +81,10 @@ export const Policy = Type.Object(
     modules: Type.Object(
       {
         malware: Type.Object({ mode: Mode, quarantineOnMalicious: Type.Boolean() }, { additionalProperties: false }),
-        behavior: Type.Object({ mode: Mode }, { additionalProperties: false }),
+        behavior: Type.Object(
+          { mode: Mode, parentChild: Type.Optional(Type.Array(ParentChildRule, { maxItems: 1000 })) },
+          { additionalProperties: false },
+        ),
         ransomware: Type.Object(
           { mode: Mode, decoyFolders: Type.Array(Str(4096), { maxItems: 256 }) },
           { additionalProperties: false },
@@ -120,7 +141,16 @@ export function defaultPolicy(): Policy {
     schemaVersion: POLICY_SCHEMA_VERSION,
     modules: {
       malware: { mode: 'monitor', quarantineOnMalicious: false },
-      behavior: { mode: 'monitor' },
+      behavior: {
+        mode: 'monitor',
+        // Office suites and document viewers have no business starting downloaders or interpreters.
+        parentChild: [
+          { id: 'office-curl', parent: '**/soffice.bin', child: '**/curl', action: 'deny', comment: 'office suite starts a downloader' },
+          { id: 'office-wget', parent: '**/soffice.bin', child: '**/wget', action: 'deny', comment: 'office suite starts a downloader' },
+          { id: 'viewer-curl', parent: '**/evince', child: '**/curl', action: 'deny', comment: 'document viewer starts a downloader' },
+          { id: 'viewer-wget', parent: '**/evince', child: '**/wget', action: 'deny', comment: 'document viewer starts a downloader' },
+        ],
+      },
       ransomware: { mode: 'monitor', decoyFolders: ['/home/*', '/home/*/Documents', '/root', '/srv', '/var/www'] },
       network: { mode: 'monitor' },
       exploit: { mode: 'monitor' },
