@@ -24,6 +24,7 @@ import { eventRoutes } from './modules/events/routes.ts';
 import { agentApiRoutes } from './modules/agent-api/routes.ts';
 import { verdictRoutes } from './modules/verdicts/routes.ts';
 import { huntRoutes } from './modules/hunts/routes.ts';
+import { yaraPackRoutes } from './modules/yara/routes.ts';
 import type { IntelClient } from './modules/intel/intel-client.ts';
 
 export interface AppDeps {
@@ -140,6 +141,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await t.register(auditRoutes, { prefix: '/audit' });
           await t.register(verdictRoutes, { db, now, wakeups });
           await t.register(huntRoutes, { prefix: '/hunts', now });
+          await t.register(yaraPackRoutes, { prefix: '/yara-packs', now, wakeups });
         },
         { prefix: '/tenants/:tenantId' },
       );

@@ -122,4 +122,20 @@ export interface DB {
   };
   exec_ledger: { tenant_id: string; agent_id: string; sha256: string; path: string; first_seen: number; last_seen: number; count: number };
   server_state: { key: string; value: string };
+  yara_packs: {
+    id: string;
+    tenant_id: string;
+    name: string;
+    description: string;
+    enabled: number;
+    version: number;
+    rule_count: number;
+    size_bytes: number;
+    /** JSON: Array<{ name, source }>. */
+    files: string;
+    created_by: string;
+    created_at: number;
+    updated_by: string;
+    updated_at: number;
+  };
 }

@@ -24,7 +24,8 @@ for (const kind of TEST_DIALECTS) {
       const apiTok = (await req('POST', `/api/v1/tenants/${A}/tokens`, { name: 'auto', role: 'analyst', scope: 'write' })).json() as { token: { id: string } };
       const enrollTokId = ((await req('GET', `/api/v1/tenants/${A}/enrollment-tokens`)).json() as Array<{ id: string }>)[0]?.id;
       const cmd = (await req('POST', `/api/v1/tenants/${A}/agents/${a.agentId}/commands`, { type: 'scan', params: {} })).json() as { id: string };
-      assert.ok(alertId && policyId && groupId && userId && enrollTokId && cmd.id);
+      const pack = (await req('POST', `/api/v1/tenants/${A}/yara-packs`, { name: 'a-pack', source: 'rule A_Only { condition: true }' })).json() as { id: string };
+      assert.ok(alertId && policyId && groupId && userId && enrollTokId && cmd.id && pack.id);
 
       // Tenant B: its own owner (a different person) with a full set of rights there.
       const b = await req('POST', `/api/v1/tenants/${A}/users`, { email: 'b-owner@example.com', name: 'B', password: 'correct horse battery', role: 'helpdesk' });
@@ -43,12 +44,12 @@ for (const kind of TEST_DIALECTS) {
       const snapshot = async () =>
         JSON.stringify(
           await Promise.all(
-            ['alerts', 'policies', 'groups', 'users', 'tokens', 'enrollment-tokens', 'agents', 'audit', 'settings', `agents/${a.agentId}/commands`].map(async (p) => (await req('GET', `/api/v1/tenants/${A}/${p}`)).json() as unknown),
+            ['alerts', 'policies', 'groups', 'users', 'tokens', 'enrollment-tokens', 'agents', 'audit', 'settings', `agents/${a.agentId}/commands`, 'yara-packs', `yara-packs/${pack.id}`].map(async (p) => (await req('GET', `/api/v1/tenants/${A}/${p}`)).json() as unknown),
           ),
         );
       const before = await snapshot();
 
-      const ids: Record<string, string> = { agentId: a.agentId, alertId, policyId, groupId, userId, revision: '1' };
+      const ids: Record<string, string> = { agentId: a.agentId, alertId, policyId, groupId, userId, revision: '1', packId: pack.id };
       const body: Record<string, unknown> = {
         'PUT /settings': { staleAfterDays: 3, alertDedupWindowMinutes: 5 },
         'POST /users': { email: 'evil@example.com', name: 'Evil', password: 'correct horse battery', role: 'owner' },
@@ -68,6 +69,11 @@ for (const kind of TEST_DIALECTS) {
         'POST /agents/:agentId/commands': { type: 'kill', params: { pid: 1 } },
         'PATCH /alerts/:alertId': { status: 'resolved', resolution: 'benign' },
         'POST /verdicts': { sha256: 'b'.repeat(64), verdict: 'malicious' },
+        'POST /yara-packs': { name: 'evil', source: 'rule Evil { condition: true }' },
+        'PATCH /yara-packs/:packId': { source: 'rule Evil { condition: true }' },
+        'POST /yara-packs/:packId/enable': undefined,
+        'POST /yara-packs/:packId/disable': undefined,
+        'DELETE /yara-packs/:packId': undefined,
         'POST /hunts': { rule: 'title: t\nlogsource: {product: linux, category: process_creation}\ndetection: {s: {Image|endswith: /true}, condition: s}\n' },
       };
       const prefix = '/api/v1/tenants/:tenantId';
@@ -98,6 +104,9 @@ for (const kind of TEST_DIALECTS) {
       // Agent API: B's agent cannot complete A's command.
       const r = await h.app.inject({ method: 'POST', url: `/api/agent/v1/commands/${cmd.id}/result`, headers: { authorization: bAgent.auth }, payload: { status: 'done' } });
       assert.equal(r.statusCode, 404);
+      // Agent API: B's agent gets B's YARA packs, never A's.
+      const bundle = await h.app.inject({ method: 'GET', url: '/api/agent/v1/yara-rules', headers: { authorization: bAgent.auth } });
+      assert.deepEqual((bundle.json() as { packs: unknown[] }).packs, []);
       assert.equal(await snapshot(), before, "tenant A's data is unchanged");
     } finally {
       await h.close();

@@ -9,6 +9,7 @@ import { ledgerRepository } from './modules/ledger/ledger-repository.ts';
 import { groupRepository, policyRepository } from './modules/policies/policy-repository.ts';
 import { settingsRepository } from './modules/tenants/tenant-repository.ts';
 import { apiTokenRepository, userRepository } from './modules/users/user-repository.ts';
+import { yaraPackRepository } from './modules/yara/yara-pack-repository.ts';
 
 /**
  * The one place tenant isolation is enforced: every repository here is bound to `tenantId` and
@@ -29,6 +30,7 @@ export function scopedRepos(db: Kysely<DB>, tenantId: string) {
     apiTokens: apiTokenRepository(db, tenantId),
     enrollmentTokens: enrollmentTokenRepository(db, tenantId),
     settings: settingsRepository(db, tenantId),
+    yaraPacks: yaraPackRepository(db, tenantId),
     audit: {
       ...auditRepository(db, tenantId),
       append: (r: Omit<AuditRecord, 'tenantId'>) => appendAudit(db, { ...r, tenantId }),

@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox';
 import { AgentHealth, AnyEvent } from './events.ts';
 import { Id, Mode, Sha256, Timestamp } from './common.ts';
 import { Policy } from './policy.ts';
+import { YaraRevision } from './yara-packs.ts';
 
 /** Messages between the agent and the management server (`/api/agent/v1/...`). */
 
@@ -98,6 +99,8 @@ export const CheckinRequest = Type.Object(
     applied: Type.Optional(AppliedStatus),
     facts: Type.Optional(HostFacts),
     health: Type.Optional(AgentHealth),
+    /** The tenant YARA revision the agent holds (null: none yet); sending it asks for the current one. */
+    yaraRevision: Type.Optional(Type.Union([YaraRevision, Type.Null()])),
   },
   { additionalProperties: false },
 );
@@ -110,6 +113,8 @@ export const CheckinResponse = Type.Object({
   verdicts: Type.Array(VerdictUpdate),
   verdictCursor: Type.Integer(),
   serverTime: Timestamp,
+  /** The tenant's current YARA revision, when the agent sent its own: a different one means fetch /yara-rules. */
+  yaraRevision: Type.Optional(YaraRevision),
 });
 export type CheckinResponse = Static<typeof CheckinResponse>;
 

@@ -6,3 +6,4 @@ export * from './console-api.ts';
 export * from './validate.ts';
 export * from './intel-api.ts';
 export * from './enrollment-token.ts';
+export * from './yara-packs.ts';

@@ -24,6 +24,7 @@ export const topics = {
   policy: (tenantId: string) => `policy:${tenantId}`,
   agent: (agentId: string) => `agent:${agentId}`,
   verdicts: (tenantId: string) => `verdicts:${tenantId}`,
+  yara: (tenantId: string) => `yara:${tenantId}`,
   sharedVerdicts: 'verdicts:*',
 };
 

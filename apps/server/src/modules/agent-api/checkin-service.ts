@@ -26,14 +26,18 @@ export function createCheckinService({ db, wakeups, now, maxWaitS }: CheckinDeps
   const shared = singleFlight();
   async function collect(agent: AgentContext, req: CheckinRequest, opts: { commands: boolean } = { commands: true }): Promise<CheckinResponse | null> {
     const r = scopedRepos(db, agent.tenantId);
-    const [deployed, commands, verdicts] = await Promise.all([
+    const [deployed, commands, verdicts, yaraRevision] = await Promise.all([
       shared(`policy:${agent.tenantId}:${agent.groupId}`, () => deployedPolicyForGroup(db, agent.tenantId, agent.groupId)),
       opts.commands ? r.commands.pendingAfter(agent.agentId, req.commandCursor) : [],
       shared(`verdicts:${agent.tenantId}:${req.verdictCursor}`, () => r.verdicts.after(req.verdictCursor)),
+      // Only agents that track YARA content send their revision (undefined: an older agent).
+      req.yaraRevision === undefined ? undefined : shared(`yara:${agent.tenantId}`, () => r.yaraPacks.revision()),
     ]);
     const policy = deployed && deployed.revisionId !== req.policyRevision ? { revision: deployed.revisionId, document: deployed.document } : null;
-    if (!policy && commands.length === 0 && verdicts.length === 0) return null;
+    const yaraNews = yaraRevision !== undefined && yaraRevision !== req.yaraRevision;
+    if (!policy && commands.length === 0 && verdicts.length === 0 && !yaraNews) return null;
     return {
+      ...(yaraRevision !== undefined ? { yaraRevision } : {}),
       policy,
       commands: commands.map(({ id, type, params, createdAt }) => ({ id, type, params, createdAt })),
       commandCursor: commands.at(-1)?.seq ?? req.commandCursor,
@@ -44,6 +48,8 @@ export function createCheckinService({ db, wakeups, now, maxWaitS }: CheckinDeps
   }
 
   const empty = (req: CheckinRequest): CheckinResponse => ({
+    // Nothing changed: the agent's YARA revision is still the tenant's.
+    ...(req.yaraRevision ? { yaraRevision: req.yaraRevision } : {}),
     policy: null,
     commands: [],
     commandCursor: req.commandCursor,
@@ -61,7 +67,7 @@ export function createCheckinService({ db, wakeups, now, maxWaitS }: CheckinDeps
         appliedRevision: req.applied?.policyRevision,
         modes: req.applied?.modes,
       });
-      const waiter = wakeups.listen([topics.policy(agent.tenantId), topics.agent(agent.agentId), topics.verdicts(agent.tenantId), topics.sharedVerdicts]);
+      const waiter = wakeups.listen([topics.policy(agent.tenantId), topics.agent(agent.agentId), topics.verdicts(agent.tenantId), topics.sharedVerdicts, topics.yara(agent.tenantId)]);
       try {
         const first = await collect(agent, req);
         if (first || req.waitS === 0) return first ?? empty(req);

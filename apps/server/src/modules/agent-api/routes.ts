@@ -12,6 +12,7 @@ import {
   Id,
   LookupRequest,
   LookupResponse,
+  YaraRuleBundle,
   isDetectionEvent,
   isProcessEvent,
   type Verdict,
@@ -146,6 +147,11 @@ export const agentApiRoutes: FastifyPluginAsyncTypebox<AgentApiOptions> = async 
       });
       return reply.status(204).send(null);
     },
+  );
+
+  // The tenant's enabled YARA packs with their sources; the agent compiles them itself.
+  app.get('/yara-rules', { schema: { tags: ['agent'], response: { 200: YaraRuleBundle } } }, async (req) =>
+    scopedRepos(db, agentOf(req).tenantId).yaraPacks.bundle(),
   );
 
   app.post('/lookup', { schema: { tags: ['agent'], body: LookupRequest, response: { 200: LookupResponse } } }, async (req) => {
