@@ -85,5 +85,6 @@ int y_parent_of(int pid);
 bool y_gate_init(napi_env env, napi_value exports);
 bool y_proc_init(napi_env env, napi_value exports);
 bool y_watch_init(napi_env env, napi_value exports);
+bool y_sockdiag_init(napi_env env, napi_value exports);
 
 #endif

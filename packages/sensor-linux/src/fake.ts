@@ -18,6 +18,7 @@ import type {
   ProcEvent,
   RespondOptions,
   RespondResult,
+  SocketEntry,
 } from './types.ts';
 
 export interface FakeExec {
@@ -37,6 +38,8 @@ export interface FakeSensors extends LinuxSensors {
   emitFile(events: FileEvent[], overflow?: boolean): void;
   readonly kills: { pidfd: number; signal: NodeJS.Signals | number }[];
   readonly gates: ExecGate[];
+  /** What dumpSockets() returns: edit it to model connections coming and going. */
+  readonly sockets: SocketEntry[];
 }
 
 const emptyStats = (): ExecGateStats => ({
@@ -215,6 +218,7 @@ export function createFakeSensors(): FakeSensors {
   const procs: { o: ProcConnectorOptions; pc: ProcConnector & { stopped: boolean } }[] = [];
   const watchers: { o: FileWatcherOptions; w: FileWatcher & { stopped: boolean } }[] = [];
   const kills: { pidfd: number; signal: NodeJS.Signals | number }[] = [];
+  const sockets: SocketEntry[] = [];
   const watcherStats = (): FileWatcherStats => ({
     events: 0,
     overflows: 0,
@@ -274,6 +278,12 @@ export function createFakeSensors(): FakeSensors {
     },
     pidfdOpen: () => 100,
     probe: () => ({ fake: 'ok' }),
+    dumpSockets: (q) =>
+      sockets.filter(
+        (s) =>
+          s.family === q.family && s.protocol === q.protocol && ((q.states ?? 0xffffffff) >>> s.state) & 1,
+      ),
+    sockets,
     exec(e) {
       const g = gates.findLast((x) => !x.stopped);
       return g ? g.exec(e) : Promise.resolve('allow');

@@ -103,6 +103,7 @@ export interface NativeAddon {
   watchExcludePid(h: NativeHandle, pid: number, excluded: boolean): void;
   watchStop(h: NativeHandle): void;
   watchStats(h: NativeHandle): Record<string, number | boolean>;
+  sockDiagDump(family: 4 | 6, protocol: 'tcp' | 'udp', stateMask: number): Buffer;
 }
 
 export const defaultAddonPath = fileURLToPath(

@@ -1,6 +1,7 @@
 // Wraps the raw addon into the typed interfaces of types.ts: fd ownership, notices, defaults.
 import { closeSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { dumpSockets } from './sock-diag.ts';
 import type { NativeAddon, NativeExecEvent, NativeGateMessage, NativeHandle } from './native.ts';
 import type {
   ExecGate,
@@ -299,6 +300,7 @@ export function createLinuxSensors(addon: NativeAddon): LinuxSensors {
     killPidfd: (pidfd, signal) => addon.pidfdSendSignal(pidfd, signalNumber(signal)),
     pidfdOpen: (pid) => addon.pidfdOpen(pid),
     probe: () => addon.probe(),
+    dumpSockets: (query) => dumpSockets(addon, query),
   };
 }
 

@@ -213,6 +213,32 @@ export interface FileWatcher {
   readonly stopped: boolean;
 }
 
+/** One NETLINK_SOCK_DIAG dump: an address family and protocol, optionally a state mask (1 << TcpState). */
+export interface SocketQuery {
+  family: 4 | 6;
+  protocol: 'tcp' | 'udp';
+  /** Default: every state. */
+  states?: number;
+}
+
+/** One socket of a sock_diag dump (the agent's network namespace only). */
+export interface SocketEntry {
+  readonly family: 4 | 6;
+  readonly protocol: 'tcp' | 'udp';
+  /** TcpState value (UDP: ESTABLISHED when connected, CLOSE otherwise). */
+  readonly state: number;
+  /** Owner uid (the creator's); 0 for TIME_WAIT and request sockets. */
+  readonly uid: number;
+  /** Socket inode, as in /proc/PID/fd 'socket:[inode]'; 0 when no file holds it (TIME_WAIT, orphans, accept queue). */
+  readonly inode: number;
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The kernel's socket cookie: unique for the boot, stable while the socket (then its TIME_WAIT) lives. */
+  readonly cookie: number;
+}
+
 export interface KernelProbe {
   [feature: string]: string;
 }
@@ -225,6 +251,8 @@ export interface LinuxSensors {
   killPidfd(pidfd: number, signal: NodeJS.Signals | number): void;
   pidfdOpen(pid: number): number;
   probe(): KernelProbe;
+  /** Synchronous NETLINK_SOCK_DIAG dump (about 1 ms per 1,000 sockets); throws with errno on failure. */
+  dumpSockets(query: SocketQuery): SocketEntry[];
 }
 
 export type Protection = 'exec-gate' | 'file-events' | 'decoys' | 'proc-connector' | 'pidfd-kill';
