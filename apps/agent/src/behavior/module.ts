@@ -1,5 +1,14 @@
 import type { AnyEvent, SensorState } from '@yamori/protocol';
-import { loadSigmaPack, YAMORI_SIGMA_RULES_DIR, type CompiledSigmaRule, type SigmaEngine } from '@yamori/detection';
+import {
+  createSequenceEngine,
+  loadSigmaPack,
+  resolveSigmaField,
+  YAMORI_SIGMA_RULES_DIR,
+  type CompiledSigmaRule,
+  type SequenceEngine,
+  type SequenceMatch,
+  type SigmaEngine,
+} from '@yamori/detection';
 import type { AgentModule, Detection, ModuleContext, ResponseAction } from '../modules.ts';
 
 /**
@@ -7,8 +16,18 @@ import type { AgentModule, Detection, ModuleContext, ResponseAction } from '../m
  * Sigma engine (Yamori's pack by default); a match becomes a detection whose `yamori.response`
  * (kill_process, kill_tree, quarantine_file, isolate_host) the responder runs in block mode, or
  * reports as "would have" in monitor mode. One alert per rule and process: a shell that matches
- * the same rule on every command would otherwise flood the console.
+ * the same rule on every command would otherwise flood the console. Sigma correlation rules
+ * (sequences) run here too: their steps are matched per process tree, and the rules they refer to
+ * report nothing on their own.
  */
+
+/** What a sequence remembers of each step: enough to relate later steps and to name the culprit. */
+interface Step {
+  pid: number;
+  entityId?: string | undefined;
+  parentPid?: number | undefined;
+  parentEntityId?: string | undefined;
+}
 
 export interface BehaviorModuleOptions {
   /** Rule files or directories (default: Yamori's pack). */
@@ -28,6 +47,7 @@ export function createBehaviorModule(options: BehaviorModuleOptions = {}): Behav
   const dedupMs = options.dedupMs ?? 600_000;
   let ctx: ModuleContext | undefined;
   let engine: SigmaEngine | undefined;
+  let sequences: SequenceEngine<Step> | undefined;
   let loadErrors: { file: string; line?: number | undefined; reason: string }[] = [];
   let startError: string | undefined;
   let matches = 0;
@@ -68,6 +88,36 @@ export function createBehaviorModule(options: BehaviorModuleOptions = {}): Behav
     };
   }
 
+  /**
+   * Same process tree: the later step is the first step's process, a sibling (same parent), or a
+   * descendant of the first step's parent (the shell that drives the chain).
+   */
+  function sameTree(first: Step, later: Step): boolean {
+    if (later.entityId !== undefined && later.entityId === first.entityId) return true;
+    const root = first.parentEntityId;
+    if (root === undefined) return false;
+    if (later.parentEntityId === root) return true;
+    return ctx?.tree.ancestors(later.pid, 16).some((n) => n.entityId === root || n.entityId === first.entityId) ?? false;
+  }
+
+  function sequenceDetection(m: SequenceMatch<Step>): Detection {
+    const c = m.correlation;
+    const first = m.steps[0] as Step;
+    // The sequence's culprit is the process tree that ran it: the first step's parent, else its own process.
+    const culprit = first.parentPid !== undefined && first.parentPid > 1 ? { pid: first.parentPid, entityId: first.parentEntityId } : { pid: first.pid, entityId: first.entityId };
+    return {
+      module: 'behavior',
+      rule: { id: c.id, name: c.title, ruleset: c.file.includes('/rules/yamori/') ? 'yamori' : 'sigma', level: c.level, ...(c.description ? { description: c.description } : {}) },
+      reasons: [
+        `Sigma sequence "${c.title}" (${c.id}): ${c.ruleIds.length} steps within ${c.timespanMs / 1000} s in one process tree`,
+        ...m.steps.map((s, i) => `step ${i + 1}: ${ctx?.tree.get(s.pid)?.argv.join(' ').slice(0, 400) ?? `pid ${s.pid}`}`),
+      ],
+      techniques: [...c.techniques],
+      actions: c.response.filter((a): a is ResponseAction => a !== 'alert'),
+      process: culprit,
+    };
+  }
+
   return {
     name: 'behavior',
     async start(c) {
@@ -75,9 +125,10 @@ export function createBehaviorModule(options: BehaviorModuleOptions = {}): Behav
       try {
         const pack = await loadSigmaPack(options.rulePaths ?? [YAMORI_SIGMA_RULES_DIR]);
         engine = pack.engine;
+        sequences = createSequenceEngine<Step>(pack.correlations, { sameTree });
         loadErrors = pack.errors.map((e) => ({ file: e.file, line: e.line, reason: e.reason }));
         if (loadErrors.length > 0) c.log('warn', 'behaviour rules that did not load', { errors: loadErrors.slice(0, 20) });
-        c.log('info', 'behaviour rules loaded', { rules: pack.compiled.length, errors: loadErrors.length });
+        c.log('info', 'behaviour rules loaded', { rules: pack.compiled.length, sequences: pack.correlations.length, errors: loadErrors.length });
       } catch (err) {
         startError = (err as Error).message;
         throw err;
@@ -93,7 +144,34 @@ export function createBehaviorModule(options: BehaviorModuleOptions = {}): Behav
       if (hits.length === 0) return;
       const t = ctx.now();
       const proc = actingProcess(ev);
+      const c = ctx;
+      const report = (d: Detection, id: string) =>
+        c.respond(d).catch((err: unknown) => {
+          failures++;
+          c.log('error', 'behaviour response failed', { rule: id, error: (err as Error).message });
+        });
+      if (sequences && sequences.correlations.length > 0 && proc) {
+        const parent = 'process' in ev && ev.process && 'parent' in ev.process ? ev.process.parent : undefined;
+        const node = c.tree.get(proc.pid);
+        const step: Step = {
+          pid: proc.pid,
+          entityId: proc.entityId,
+          parentPid: parent?.pid ?? node?.ppid,
+          parentEntityId: parent?.entity_id ?? node?.parentEntityId,
+        };
+        const category = hits[0]?.category;
+        const group = (field: string): string | undefined => {
+          const r = category ? resolveSigmaField(category, field) : undefined;
+          const v = r && 'slot' in r ? r.slot.get(ev as unknown as Record<string, unknown>) : undefined;
+          return v === undefined ? undefined : Array.isArray(v) ? v.join('\0') : String(v);
+        };
+        for (const m of sequences.observe({ ruleIds: new Set(hits.map((h) => h.rule.id)), group, context: step, at: t })) {
+          matches++;
+          void report(sequenceDetection(m), m.correlation.id);
+        }
+      }
       for (const rule of hits) {
+        if (sequences?.silentRuleIds.has(rule.rule.id)) continue;
         const key = `${rule.rule.id}\0${proc?.entityId ?? proc?.pid ?? ''}`;
         const last = reported.get(key);
         if (last !== undefined && t - last < dedupMs) continue;
@@ -103,17 +181,13 @@ export function createBehaviorModule(options: BehaviorModuleOptions = {}): Behav
         }
         reported.set(key, t);
         matches++;
-        const c = ctx;
-        c.respond(detection(rule, ev)).catch((err: unknown) => {
-          failures++;
-          c.log('error', 'behaviour response failed', { rule: rule.rule.id, error: (err as Error).message });
-        });
+        void report(detection(rule, ev), rule.rule.id);
       }
     },
     rules: () => ({ loaded: engine?.rules.length ?? 0, errors: loadErrors }),
     state(): SensorState {
       if (!engine) return { name: 'behavior', state: 'off', reason: startError ? `rules failed to load: ${startError}` : 'not started' };
-      const detail = `${engine.rules.length} Sigma rules, ${matches} matches`;
+      const detail = `${engine.rules.length} Sigma rules, ${sequences?.correlations.length ?? 0} sequences, ${matches} matches`;
       if (loadErrors.length > 0 || failures > 0) {
         return { name: 'behavior', state: 'degraded', reason: `${detail}; ${loadErrors.length} rule files failed to load, ${failures} responses failed`.slice(0, 1024) };
       }

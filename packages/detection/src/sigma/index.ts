@@ -11,6 +11,17 @@ export {
   type EngineStats as SigmaEngineStats,
 } from './engine.ts';
 export { loadSigmaDir, loadSigmaPack } from './loader.ts';
+export {
+  createSequenceEngine,
+  parseSigmaCorrelation,
+  resolveCorrelations,
+  PROCESS_TREE_GROUP,
+  type SigmaCorrelation,
+  type ResolvedCorrelation,
+  type SequenceEngine,
+  type SequenceInput,
+  type SequenceMatch,
+} from './correlation.ts';
 export { synthesizeEvent as synthesizeSigmaEvent } from './synthesize.ts';
 export {
   CATEGORIES as SIGMA_CATEGORIES,
