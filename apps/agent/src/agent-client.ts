@@ -9,6 +9,7 @@ import {
   ErrorBody,
   EventBatchResponse,
   LookupResponse,
+  YaraRuleBundle,
   parseWith,
   type CheckinRequest,
   type CommandResult,
@@ -67,6 +68,8 @@ export interface AgentClient {
   sendEvents(batch: EventBatch): Promise<SendEventsResult>;
   commandResult(commandId: string, result: CommandResult): Promise<void>;
   lookup(sha256: string[]): Promise<LookupResponse>;
+  /** The tenant's enabled YARA rule packs with their sources (fetched when the check-in names a new revision). */
+  yaraRules(): Promise<YaraRuleBundle>;
   /** Sends a sample for detonation; the server checks the upload policy again and may refuse. */
   uploadSample(bytes: Buffer, meta: { sha256: string; path: string }): Promise<{ kind: 'queued' } | { kind: 'refused' | 'unavailable'; message: string }>;
   close(): void;
@@ -221,6 +224,16 @@ export function createAgentClient(deps: AgentClientDeps): AgentClient {
     checkin: (req, opts) =>
       call('/api/agent/v1/checkin', req, CheckinEnvelope, 'check-in', { timeoutMs: timeoutMs + req.waitS * 1000, signal: opts?.signal }),
     lookup: (sha256) => call('/api/agent/v1/lookup', { sha256 }, LookupResponse, 'lookup'),
+    async yaraRules() {
+      const res = await request('GET', '/api/agent/v1/yara-rules', undefined, {}, { timeoutMs: Math.max(timeoutMs, 120_000), auth: true });
+      if (res.status !== 200) fail(res, 'YARA rules');
+      try {
+        return parseWith(YaraRuleBundle, json(res, 'YARA rules'), 'YARA rules response');
+      } catch (err) {
+        if (err instanceof AgentApiError) throw err;
+        throw new AgentApiError('invalid_response', (err as Error).message, { status: 200 });
+      }
+    },
     async uploadSample(bytes, meta) {
       const res = await request(
         'POST',

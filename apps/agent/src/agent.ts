@@ -106,6 +106,8 @@ export interface AgentDeps {
    * still arrive at once through the check-in's verdict stream; this only spares a lookup per exec.
    */
   unknownTtlMs?: number;
+  /** Tenant YARA rules (yara-rules.ts): the revision held goes with each check-in; the server's answer may start a fetch. */
+  yara?: { revision(): string | null; offer(revision: string): void };
 }
 
 export interface AgentCounters {
@@ -505,6 +507,7 @@ export function createAgent(deps: AgentDeps): Agent {
       waitS: Math.max(0, Math.min(60, Math.trunc(waitS))),
       applied: { policyRevision: current?.revision ?? null, modes: modes() },
       health: health(),
+      ...(deps.yara ? { yaraRevision: deps.yara.revision() } : {}),
     };
     if (sendFacts) {
       try {
@@ -520,6 +523,7 @@ export function createAgent(deps: AgentDeps): Agent {
     policyRejectedRevision = undefined;
     if (res.policy && !policyStore.apply(res.policy.revision, res.policy.document)) policyRejectedRevision = res.policy.revision;
     if (res.verdicts.length > 0) verdicts.applyUpdates(res.verdicts);
+    if (res.yaraRevision !== undefined) deps.yara?.offer(res.yaraRevision);
     if (res.verdictCursor !== cursors.verdictCursor) {
       cursors = { ...cursors, verdictCursor: res.verdictCursor };
       saveCursors(stateDir, cursors);

@@ -2,6 +2,7 @@ export { createAgent, hashFileSha256, defaultLog, type Agent, type AgentDeps, ty
 export type { Sensors, ExecGate, ExecRequest, ExecAnswer, ExecCaptureInfo, EventSource, Notifier } from './sensors.ts';
 export { createLinuxSensors, failClosedPrefixes, toProcConnectorEvent, type LinuxSensorOptions, type LinuxSensorSet } from './linux-sensors.ts';
 export { createFileEngine, findingsOf, loadDefaultModel, STATIC_RULES, type FileEngineOptions } from './file-engine.ts';
+export { createYaraRules, yaraFindings, YARA_EXEC_DEFAULTS, type YaraRules, type YaraRulesDeps } from './yara-rules.ts';
 export { createAgentClient, fetchPinnedCa, caFingerprint, AgentApiError, type AgentClient, type AgentClientDeps } from './agent-client.ts';
 export { enrollAgent } from './enroll.ts';
 export { createEventQueue, type EventQueue, type QueuedBatch } from './event-queue.ts';

@@ -11,6 +11,7 @@ import {
   createAgentClient,
   createDefaultModules,
   createFileEngine,
+  createYaraRules,
   createPackageTrust,
   hasDpkg,
   createIsolation,
@@ -177,6 +178,9 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
   void packageTrust?.refresh().catch((e: unknown) => err(`warning: package trust database not loaded: ${(e as Error).message}`));
   const trustTimer = packageTrust ? setInterval(() => void packageTrust.refresh().catch(() => undefined), 60_000) : undefined;
   trustTimer?.unref();
+  // Tenant YARA packs: fetched when the check-in names a new revision; a new set re-opens the kernel's exec cache.
+  const yara = createYaraRules({ stateDir, client, log: defaultLog, onRulesChanged: () => sensors.execGate?.flush() });
+  if (!yara.available) err(`warning: YARA rules off: ${yara.state().reason ?? 'libyara unavailable'}`);
   const agent = createAgent({
     stateDir,
     client,
@@ -184,8 +188,9 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
     facts: () => collectHostFacts({ agentVersion: AGENT_VERSION }),
     sensors,
     native,
-    modules: createDefaultModules(),
-    engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {})],
+    modules: [...createDefaultModules(), yara],
+    engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {}), yara.engine],
+    ...(yara.available ? { yara } : {}),
     log: defaultLog,
     onRestartRequested: (reason) => {
       restartReason = reason;
