@@ -60,6 +60,7 @@ export const ProcessRef = Type.Object(
   },
   { additionalProperties: false },
 );
+export type ProcessRef = Static<typeof ProcessRef>;
 
 const EventCategory = Type.Union([
   Type.Literal('process'),
