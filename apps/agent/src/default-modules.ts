@@ -1,4 +1,5 @@
 import { createBehaviorModule } from './behavior/module.ts';
+import { createRansomwareModule } from './ransomware/module.ts';
 import type { AgentModule } from './modules.ts';
 
 /**
@@ -6,5 +7,5 @@ import type { AgentModule } from './modules.ts';
  * the one place that names them.
  */
 export function createDefaultModules(): AgentModule[] {
-  return [createBehaviorModule()];
+  return [createBehaviorModule(), createRansomwareModule()];
 }
