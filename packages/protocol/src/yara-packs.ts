@@ -8,8 +8,8 @@ import { Id, Timestamp } from './common.ts';
  * that compiled.
  */
 
-/** Largest request body a pack upload may have (all files together, plus JSON overhead). */
-export const YARA_PACK_MAX_BYTES = 8 * 1024 * 1024;
+/** Largest pack upload: the request body, and the rule sources together (signature-base is ~7 MB). */
+export const YARA_PACK_MAX_BYTES = 16 * 1024 * 1024;
 export const YARA_PACK_MAX_FILES = 1000;
 
 /** A file name inside a pack: no directories, nothing a shell or a path join could trip over. */
