@@ -433,6 +433,7 @@ export function createAgent(deps: AgentDeps): Agent {
   const sensorStates = (): SensorState[] => {
     const list: SensorState[] = [];
     for (const s of [sensors.execGate, sensors.procEvents, sensors.fileEvents, sensors.netEvents, ...modules]) if (s) list.push(s.state());
+    if (sensors.notifier?.state) list.push(sensors.notifier.state());
     return list;
   };
 

@@ -13,6 +13,7 @@ import {
   type SensorLoadResult,
 } from '@yamori/sensor-linux';
 import type { Log } from './agent.ts';
+import { createPopupNotifier } from './notify/notifier.ts';
 import type { ProcConnectorEvent } from './process-tree.ts';
 import type { EventSource, ExecAnswer, ExecGate, ExecRequest, Sensors } from './sensors.ts';
 
@@ -107,6 +108,7 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
       sensors: {
         execGate: offGate(reason),
         procEvents: offSource<ProcConnectorEvent>('proc-connector', reason),
+        notifier: createPopupNotifier({ log }),
       },
     };
   }
@@ -127,6 +129,7 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
       procEvents: disabled.has('proc-connector')
         ? offSource<ProcConnectorEvent>('proc-connector', 'proc connector disabled by configuration')
         : createProcAdapter(native, log),
+      notifier: createPopupNotifier({ log }),
     },
   };
 }

@@ -92,7 +92,7 @@ export function createResponder(deps: ResponderDeps): (d: Detection) => Promise<
         }
       }
       if (d.actions.length > 0 && deps.notifier && d.process) {
-        deps.notifier.popup(policy.popup[deps.language], { pid: d.process.pid, path: node?.exe ?? d.file?.path ?? '' });
+        deps.notifier.popup(policy.popup[deps.language], { pid: d.process.pid, path: node?.exe ?? d.file?.path ?? '', uid: node?.uid });
       }
     }
     const wouldHave = strongest(d.actions);

@@ -69,7 +69,10 @@ export interface EventSource<E> {
 
 /** Shows the policy's popup text to the user whose program was blocked. */
 export interface Notifier {
-  popup(text: { title: string; body: string }, ctx: { pid: number; path: string }): void;
+  /** `uid`: who ran it, when the caller knows (the process may be gone, e.g. after a kill). Never throws. */
+  popup(text: { title: string; body: string }, ctx: { pid: number; path: string; uid?: number | undefined }): void;
+  /** Delivery health (failures, flood-limited popups). */
+  state?(): SensorState;
 }
 
 export interface Sensors {
