@@ -1,4 +1,4 @@
-import type { Policy, SensorState } from '@yamori/protocol';
+import type { DetectionEvent, FileEvent, NetworkEvent, Policy, SensorState } from '@yamori/protocol';
 import {
   captureExec,
   loadLinuxSensors,
@@ -13,6 +13,9 @@ import {
   type SensorLoadResult,
 } from '@yamori/sensor-linux';
 import type { Log } from './agent.ts';
+import { createFileEventSource } from './file-events.ts';
+import { createNetEventSource } from './net-events.ts';
+import { createOverflowReporter } from './gate-overflow.ts';
 import { createPopupNotifier } from './notify/notifier.ts';
 import type { ProcConnectorEvent } from './process-tree.ts';
 import type { EventSource, ExecAnswer, ExecGate, ExecRequest, Sensors } from './sensors.ts';
@@ -43,6 +46,8 @@ export interface LinuxSensorOptions {
   failRuleGraceMs?: number;
   /** Protections to leave off (debugging). */
   disable?: readonly Protection[];
+  /** Security events the sensors raise themselves (exec queue overflow): the agent records them as alerts. */
+  onSecurityEvent?: (event: DetectionEvent) => void;
 }
 
 export interface LinuxSensorSet {
@@ -108,6 +113,8 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
       sensors: {
         execGate: offGate(reason),
         procEvents: offSource<ProcConnectorEvent>('proc-connector', reason),
+        fileEvents: offSource<FileEvent>('file-events', reason),
+        netEvents: offSource<NetworkEvent>('network-connections', reason),
         notifier: createPopupNotifier({ log }),
       },
     };
@@ -129,6 +136,12 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
       procEvents: disabled.has('proc-connector')
         ? offSource<ProcConnectorEvent>('proc-connector', 'proc connector disabled by configuration')
         : createProcAdapter(native, log),
+      fileEvents: disabled.has('file-events')
+        ? offSource<FileEvent>('file-events', 'file events disabled by configuration')
+        : createFileEventSource({ sensors: native, log }),
+      netEvents: disabled.has('network-connections')
+        ? offSource<NetworkEvent>('network-connections', 'network connections disabled by configuration')
+        : createNetEventSource({ sensors: native, log }),
       notifier: createPopupNotifier({ log }),
     },
   };
@@ -154,6 +167,7 @@ export function createExecGateAdapter(
   let expiredSinceLog = 0;
   let lastExpiredLog = -Infinity;
   let policy: Partial<{ timeoutMs: number; failClosedPrefixes: string[] }> = {};
+  const overflowReporter = options.onSecurityEvent ? createOverflowReporter({ emit: options.onSecurityEvent }) : undefined;
   // Unchanged files (same dev, ino, size, mtime, ctime) are not hashed twice.
   const hashes = new Map<string, string>();
   // sha256 → the inodes seen with that content, to flush exactly those when a verdict changes.
@@ -227,6 +241,7 @@ export function createExecGateAdapter(
       }
       case 'overflow':
         overflows += n.count;
+        overflowReporter?.add(n.count);
         log('error', 'fanotify queue overflow: the kernel allowed execs the agent did not see', {
           count: n.count,
         });
@@ -271,6 +286,7 @@ export function createExecGateAdapter(
     },
     async stop() {
       gate?.stop();
+      overflowReporter?.flush();
     },
     flush(sha256s) {
       if (!gate) return;
@@ -299,6 +315,7 @@ export function createExecGateAdapter(
           { globs: notNative },
         );
       policy = { timeoutMs: p.exec.decisionTimeoutMs + grace, failClosedPrefixes: prefixes };
+      overflowReporter?.setMode(p.modules.malware.mode);
       gate?.configure(policy);
     },
     stats() {

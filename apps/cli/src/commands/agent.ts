@@ -4,6 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { DetectionEvent } from '@yamori/protocol';
 import {
   checkUninstall,
   collectHostFacts,
@@ -12,6 +13,7 @@ import {
   createDefaultModules,
   createFileEngine,
   createYaraRules,
+  createScheduledScanModule,
   createPackageTrust,
   hasDpkg,
   createIsolation,
@@ -146,9 +148,10 @@ function sdNotify(env: NodeJS.ProcessEnv, state: string): void {
   spawn('systemd-notify', [`--pid=${process.pid}`, state], { stdio: 'ignore', timeout: 5000 }).on('error', () => undefined);
 }
 
-function realSensors(o: Opts, err: Print): LinuxSensorSet {
+function realSensors(o: Opts, err: Print, onSecurityEvent: (e: DetectionEvent) => void): LinuxSensorSet {
   const set = createLinuxSensors({
     log: defaultLog,
+    onSecurityEvent,
     ...(o['gate-mount'] ? { gateMounts: o['gate-mount'].map((m) => resolve(m)), markMode: 'mount' as const } : {}),
   });
   if (!set.available) {
@@ -167,9 +170,11 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
   const client = createAgentClient({ url: id.url, caPem, credentials: { agentId: id.agentId, secret: id.secret }, userAgent: `yamori-agent/${AGENT_VERSION}` });
   let sensors: Sensors = {};
   let native: LinuxSensorSet['native'];
+  // the sensors' own security events (exec queue overflow) go to the agent's queue as alerts
+  let recordAlert: (e: DetectionEvent) => void = () => undefined;
   if (deps.sensors) sensors = await deps.sensors();
   else if (o['no-sensors']) err('warning: --no-sensors: policy sync, commands and telemetry queue only (no exec control)');
-  else ({ sensors, native } = realSensors(o, err));
+  else ({ sensors, native } = realSensors(o, err, (e) => recordAlert(e)));
   let restartReason: string | undefined;
   let requestStop: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (requestStop = r));
@@ -188,7 +193,7 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
     facts: () => collectHostFacts({ agentVersion: AGENT_VERSION }),
     sensors,
     native,
-    modules: [...createDefaultModules(), yara],
+    modules: [...createDefaultModules(), yara, createScheduledScanModule({ yara: () => ({ ruleset: yara.ruleset(), packName: yara.packName }) })],
     engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {}), yara.engine],
     ...(yara.available ? { yara } : {}),
     log: defaultLog,
@@ -197,6 +202,7 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
       requestStop();
     },
   });
+  recordAlert = (e) => agent.record([e]);
   await agent.start();
   sdNotify(env, 'READY=1');
   const watchdogUs = Number(env['WATCHDOG_USEC'] ?? 0);
