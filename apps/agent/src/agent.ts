@@ -687,6 +687,9 @@ export function createAgent(deps: AgentDeps): Agent {
         }),
       );
     }
+    // the stored policy (watched paths …) applies from the start, not only from the next change
+    fileEvents?.applyPolicy?.(policyNow());
+    netEvents?.applyPolicy?.(policyNow());
     if (fileEvents) await startSensor(fileEvents.name, () => fileEvents.start((ev) => record([ev])));
     if (netEvents) await startSensor(netEvents.name, () => netEvents.start((ev) => record([ev])));
     if (execGate) {

@@ -30,6 +30,23 @@ void test('without the addon every sensor reports off, and says which protection
   assert.equal(st?.state, 'off');
   assert.match(st?.reason ?? '', /addon not built.*exec-gate, proc-connector/);
   assert.equal(set.sensors.procEvents?.state().state, 'off');
+  assert.equal(set.sensors.fileEvents?.state().state, 'off');
+  assert.match(set.sensors.netEvents?.state().reason ?? '', /addon not built/);
+});
+
+void test('with the addon, file events and network connections are composed (and can be disabled)', async () => {
+  const fake = createFakeSensors();
+  const set = createLinuxSensors({ load: () => ({ available: true, sensors: fake }), disable: ['file-events'] });
+  assert.equal(set.sensors.fileEvents?.name, 'file-events');
+  assert.match(set.sensors.fileEvents?.state().reason ?? '', /disabled by configuration/);
+  const net = set.sensors.netEvents;
+  assert.equal(net?.name, 'network-connections');
+  await net?.start(() => undefined);
+  try {
+    assert.equal(net?.state().state, 'active', net?.state().reason);
+  } finally {
+    await net?.stop();
+  }
 });
 
 void test('exec gate adapter: the agent decides misses; clean answers are left to the kernel until a flush', async () => {

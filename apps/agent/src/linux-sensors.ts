@@ -1,4 +1,4 @@
-import type { DetectionEvent, Policy, SensorState } from '@yamori/protocol';
+import type { DetectionEvent, FileEvent, NetworkEvent, Policy, SensorState } from '@yamori/protocol';
 import {
   captureExec,
   loadLinuxSensors,
@@ -13,6 +13,8 @@ import {
   type SensorLoadResult,
 } from '@yamori/sensor-linux';
 import type { Log } from './agent.ts';
+import { createFileEventSource } from './file-events.ts';
+import { createNetEventSource } from './net-events.ts';
 import { createOverflowReporter } from './gate-overflow.ts';
 import { createPopupNotifier } from './notify/notifier.ts';
 import type { ProcConnectorEvent } from './process-tree.ts';
@@ -111,6 +113,8 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
       sensors: {
         execGate: offGate(reason),
         procEvents: offSource<ProcConnectorEvent>('proc-connector', reason),
+        fileEvents: offSource<FileEvent>('file-events', reason),
+        netEvents: offSource<NetworkEvent>('network-connections', reason),
         notifier: createPopupNotifier({ log }),
       },
     };
@@ -132,6 +136,12 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
       procEvents: disabled.has('proc-connector')
         ? offSource<ProcConnectorEvent>('proc-connector', 'proc connector disabled by configuration')
         : createProcAdapter(native, log),
+      fileEvents: disabled.has('file-events')
+        ? offSource<FileEvent>('file-events', 'file events disabled by configuration')
+        : createFileEventSource({ sensors: native, log }),
+      netEvents: disabled.has('network-connections')
+        ? offSource<NetworkEvent>('network-connections', 'network connections disabled by configuration')
+        : createNetEventSource({ sensors: native, log }),
       notifier: createPopupNotifier({ log }),
     },
   };

@@ -16,6 +16,7 @@ export const allProtections: readonly Protection[] = [
   'decoys',
   'proc-connector',
   'pidfd-kill',
+  'network-connections',
 ];
 
 export function loadLinuxSensors(options: { addonPath?: string } = {}): SensorLoadResult {

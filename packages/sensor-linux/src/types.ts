@@ -255,7 +255,13 @@ export interface LinuxSensors {
   dumpSockets(query: SocketQuery): SocketEntry[];
 }
 
-export type Protection = 'exec-gate' | 'file-events' | 'decoys' | 'proc-connector' | 'pidfd-kill';
+export type Protection =
+  | 'exec-gate'
+  | 'file-events'
+  | 'decoys'
+  | 'proc-connector'
+  | 'pidfd-kill'
+  | 'network-connections';
 
 export type SensorLoadResult =
   | { available: true; sensors: LinuxSensors }
