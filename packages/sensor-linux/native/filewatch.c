@@ -7,7 +7,10 @@
  * Decoy group: FAN_CLASS_CONTENT, FAN_OPEN_PERM inode marks on given files. The answering
  * thread finds the opener's flags from /proc/<pid>/task/<tid>/syscall (the opener is blocked
  * inside open(), so its syscall arguments are stable), denies opens for writing by
- * non-excluded processes, and reports every decoy open to JS. It never waits on JS. */
+ * non-excluded processes, and reports every decoy open to JS. It never waits on JS. With
+ * freezeDeniedWriters, a denied writer is stopped (SIGSTOP through its pidfd) before the denial is
+ * answered, so it cannot touch another file while JS decides: JS kills it or resumes it (SIGCONT);
+ * a batch JS never receives resumes its frozen writers. */
 #include "sensor.h"
 
 #include <dirent.h>
@@ -23,6 +26,8 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <signal.h>
 #include <unistd.h>
 
 #define FW_BATCH 256
@@ -31,7 +36,7 @@ typedef struct {
   uint64_t mask;
   int pid, pidfd;
   int flags;  /* decoy: opener's open flags, -1 unknown */
-  bool decoy, denied;
+  bool decoy, denied, frozen;
   char dir[PATH_MAX];
   char name[NAME_MAX + 1];
 } fw_event;
@@ -48,7 +53,7 @@ typedef struct {
 } fw_mountref;
 
 typedef struct {
-  uint64_t events, overflows, dropped_batches, dropped_events, unresolved, decoy_opens, decoy_denied, decoy_errors;
+  uint64_t events, overflows, dropped_batches, dropped_events, unresolved, decoy_opens, decoy_denied, decoy_errors, decoy_frozen;
 } fw_stats;
 
 typedef struct {
@@ -57,6 +62,7 @@ typedef struct {
   bool thread_started, stopped;
   int notif_fd, decoy_fd, wake_fd;
   bool report_pidfd;
+  bool freeze_denied;
   int running;
   int self_pid;
   pthread_mutex_t lock; /* mountrefs, excluded pids */
@@ -129,6 +135,21 @@ static bool fw_is_excluded(fw_t *w, int pid) {
   return r;
 }
 
+static int fw_signal(int pidfd, int pid, int sig) {
+  if (pidfd >= 0) return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+  return kill(pid, sig);
+}
+
+/* A batch that will never reach JS: resume the writers it froze, close its pidfds. */
+static void fw_discard(fw_batch *b) {
+  for (int i = 0; i < b->n; i++) {
+    if (b->ev[i].frozen) fw_signal(b->ev[i].pidfd, b->ev[i].pid, SIGCONT);
+    if (b->ev[i].pidfd >= 0) close(b->ev[i].pidfd);
+  }
+  free(b->ev);
+  free(b);
+}
+
 static void fw_post(fw_t *w, fw_batch *b) {
   if (!b) return;
   if (b->n == 0 && !b->overflow) {
@@ -143,10 +164,7 @@ static void fw_post(fw_t *w, fw_batch *b) {
   if (napi_call_threadsafe_function(w->tsfn, b, napi_tsfn_nonblocking) != napi_ok) {
     Y_ATOMIC_INC(&w->st.dropped_batches);
     Y_ATOMIC_ADD(&w->st.dropped_events, (uint64_t)b->n);
-    for (int i = 0; i < b->n; i++)
-      if (b->ev[i].pidfd >= 0) close(b->ev[i].pidfd);
-    free(b->ev);
-    free(b);
+    fw_discard(b);
   }
 }
 
@@ -304,6 +322,9 @@ static void fw_read_decoy(fw_t *w, char *buf, size_t buflen, fw_batch **bp) {
       /* unknown flags on a decoy count as a write: nothing legitimate should open it */
       bool write_intent = flags < 0 || (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
       bool deny = !excluded && write_intent;
+      /* freeze before answering: the writer returns from open() straight into the stop */
+      bool frozen = deny && w->freeze_denied && fw_signal(pidfd, md->pid, SIGSTOP) == 0;
+      if (frozen) Y_ATOMIC_INC(&w->st.decoy_frozen);
       struct fanotify_response r = {.fd = md->fd, .response = deny ? FAN_DENY : FAN_ALLOW};
       if (write(w->decoy_fd, &r, sizeof r) != (ssize_t)sizeof r) Y_ATOMIC_INC(&w->st.decoy_errors);
       if (excluded) {
@@ -316,6 +337,7 @@ static void fw_read_decoy(fw_t *w, char *buf, size_t buflen, fw_batch **bp) {
       if (!*bp) *bp = fw_batch_new();
       fw_batch *b = *bp;
       if (!b) {
+        if (frozen) fw_signal(pidfd, md->pid, SIGCONT);
         close(md->fd);
         if (pidfd >= 0) close(pidfd);
         continue;
@@ -324,6 +346,7 @@ static void fw_read_decoy(fw_t *w, char *buf, size_t buflen, fw_batch **bp) {
       memset(e, 0, sizeof *e);
       e->decoy = true;
       e->denied = deny;
+      e->frozen = frozen;
       e->mask = md->mask;
       e->pid = md->pid;
       e->pidfd = pidfd;
@@ -383,10 +406,7 @@ static void fw_call_js(napi_env env, napi_value cb, void *context, void *data) {
   (void)context;
   fw_batch *b = data;
   if (env == NULL || cb == NULL) {
-    for (int i = 0; i < b->n; i++)
-      if (b->ev[i].pidfd >= 0) close(b->ev[i].pidfd);
-    free(b->ev);
-    free(b);
+    fw_discard(b);
     return;
   }
   napi_value arr, undef, out;
@@ -405,6 +425,7 @@ static void fw_call_js(napi_env env, napi_value cb, void *context, void *data) {
     if (e->decoy) {
       y_set_num(env, o, "openFlags", e->flags);
       y_set_bool(env, o, "denied", e->denied);
+      y_set_bool(env, o, "frozen", e->frozen);
     }
     napi_set_element(env, arr, (uint32_t)i, o);
   }
@@ -475,6 +496,7 @@ static napi_value js_watch_start(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   NAPI_OK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   bool want_pidfd = y_opt_bool(env, argv[0], "reportPidfd", true);
+  bool freeze_denied = y_opt_bool(env, argv[0], "freezeDeniedWriters", false);
   unsigned base = FAN_CLASS_NOTIF | FAN_CLOEXEC | FAN_NONBLOCK | FAN_REPORT_DFID_NAME | FAN_REPORT_FID;
   unsigned tries[] = {base | FAN_UNLIMITED_QUEUE | FAN_REPORT_PIDFD, base | FAN_UNLIMITED_QUEUE, base};
   int nfd = -1, err = 0;
@@ -493,6 +515,7 @@ static napi_value js_watch_start(napi_env env, napi_callback_info info) {
   w->notif_fd = nfd;
   w->decoy_fd = -1;
   w->report_pidfd = (used & FAN_REPORT_PIDFD) != 0;
+  w->freeze_denied = freeze_denied;
   w->self_pid = getpid();
   w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   napi_value name;
@@ -625,6 +648,7 @@ static napi_value js_watch_stats(napi_env env, napi_callback_info info) {
   y_set_u64(env, o, "decoyOpens", Y_ATOMIC_LOAD(&w->st.decoy_opens));
   y_set_u64(env, o, "decoyDenied", Y_ATOMIC_LOAD(&w->st.decoy_denied));
   y_set_u64(env, o, "decoyErrors", Y_ATOMIC_LOAD(&w->st.decoy_errors));
+  y_set_u64(env, o, "decoyFrozen", Y_ATOMIC_LOAD(&w->st.decoy_frozen));
   y_set_bool(env, o, "reportPidfd", w->report_pidfd);
   return o;
 }

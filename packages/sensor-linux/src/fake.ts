@@ -228,6 +228,7 @@ export function createFakeSensors(): FakeSensors {
     decoyOpens: 0,
     decoyDenied: 0,
     decoyErrors: 0,
+    decoyFrozen: 0,
     reportPidfd: true,
   });
   return {

@@ -81,4 +81,35 @@ describe('file watcher', { skip: skip ?? false }, () => {
     assert.equal(w.stats().decoyDenied, 1);
     w.stop();
   });
+
+  it('decoys with freezeDeniedWriters: the denied writer is stopped before its open returns, until told', async () => {
+    const states: string[] = [];
+    let resumed = false;
+    const w = sensors!.startFileWatcher({
+      freezeDeniedWriters: true,
+      onEvents: (batch) => {
+        for (const e of batch) {
+          if (e.kind !== 'decoy' || !e.denied) continue;
+          assert.equal(e.frozen, true);
+          // stopped now, and it stays stopped while we look (it would otherwise write "after")
+          states.push(readFileSync(`/proc/${e.pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? '?');
+          setTimeout(() => {
+            resumed = true;
+            sensors!.killPidfd(sensors!.pidfdOpen(e.pid), 'SIGCONT');
+          }, 100);
+        }
+      },
+    });
+    watchers.push(w);
+    const decoy = `${scratch.dir}/!frozen-decoy.pdf`;
+    writeFileSync(decoy, '%PDF-1.4 decoy');
+    w.addDecoy(decoy);
+    const r = await sh(`echo encrypted > '${decoy}' 2>/dev/null; echo after`);
+    assert.ok(resumed, 'the writer went on only after it was resumed');
+    assert.deepEqual(states, ['T'], 'stopped (T) when JS heard of it');
+    assert.equal(r.stdout, 'after\n', 'resumed with SIGCONT, it carries on (its write was denied)');
+    assert.equal(readFileSync(decoy, 'utf8'), '%PDF-1.4 decoy');
+    assert.equal(w.stats().decoyFrozen, 1);
+    w.stop();
+  });
 });

@@ -66,6 +66,7 @@ export interface NativeFileEvent {
   name: string;
   openFlags?: number;
   denied?: boolean;
+  frozen?: boolean;
 }
 
 export interface NativeAddon {
@@ -89,7 +90,7 @@ export interface NativeAddon {
   procStop(h: NativeHandle): void;
   procStats(h: NativeHandle): Record<string, number>;
   watchStart(
-    options: { reportPidfd: boolean },
+    options: { reportPidfd: boolean; freezeDeniedWriters: boolean },
     onBatch: (batch: { events: NativeFileEvent[]; overflow: boolean }) => void,
   ): NativeHandle;
   watchMark(

@@ -224,6 +224,14 @@ class NativeProcConnector implements ProcConnector {
   }
 }
 
+const resume = (addon: NativeAddon, pidfd: number): void => {
+  try {
+    if (pidfd >= 0) addon.pidfdSendSignal(pidfd, osConstants.signals.SIGCONT);
+  } catch {
+    // gone
+  }
+};
+
 class NativeFileWatcher implements FileWatcher {
   #addon: NativeAddon;
   #handle: NativeHandle;
@@ -231,7 +239,7 @@ class NativeFileWatcher implements FileWatcher {
 
   constructor(addon: NativeAddon, options: FileWatcherOptions) {
     this.#addon = addon;
-    this.#handle = addon.watchStart({ reportPidfd: options.reportPidfd ?? true }, (batch) => {
+    this.#handle = addon.watchStart({ reportPidfd: options.reportPidfd ?? true, freezeDeniedWriters: options.freezeDeniedWriters ?? false }, (batch) => {
       const events: FileEvent[] = batch.events.map((e) => ({
         ...e,
         path: e.name ? (e.dir === '/' ? `/${e.name}` : `${e.dir}/${e.name}`) : e.dir,
@@ -239,6 +247,7 @@ class NativeFileWatcher implements FileWatcher {
       try {
         if (batch.overflow) options.onOverflow?.();
         if (!this.#stopped && events.length > 0) options.onEvents(events);
+        else for (const e of events) if (e.frozen) resume(addon, e.pidfd); // stopped: nobody will decide, let it go
       } finally {
         for (const e of events) closeQuietly(e.pidfd);
       }

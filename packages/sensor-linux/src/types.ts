@@ -173,10 +173,21 @@ export interface FileEvent {
   openFlags?: number;
   /** decoy: the open was denied (opened for writing by a non-excluded process). */
   denied?: boolean;
+  /**
+   * decoy, with `freezeDeniedWriters`: the writer was stopped (SIGSTOP) before its open returned.
+   * The receiver kills it or resumes it (SIGCONT through `pidfd` during the call).
+   */
+  frozen?: boolean;
 }
 
 export interface FileWatcherOptions {
   reportPidfd?: boolean;
+  /**
+   * Stop a writer denied on a decoy (SIGSTOP through its pidfd) before answering the kernel, so it
+   * cannot encrypt another file while JS decides. Default false. Events JS never receives (queue
+   * full, shutdown) resume their writers.
+   */
+  freezeDeniedWriters?: boolean;
   onEvents: (events: FileEvent[]) => void;
   /** The kernel queue overflowed: events were lost, rescan what matters. */
   onOverflow?: () => void;
@@ -198,6 +209,7 @@ export interface FileWatcherStats {
   decoyOpens: number;
   decoyDenied: number;
   decoyErrors: number;
+  decoyFrozen: number;
   reportPidfd: boolean;
 }
 
