@@ -66,6 +66,9 @@ export interface YaraRules extends AgentModule {
   /** Loads the last good set from disk (start() does this). */
   load(): Promise<void>;
   readonly engine: ExecEngine;
+  /** The rules in force (for scheduled and on-demand scans), and the pack name of a rule's namespace. */
+  ruleset(): YaraRuleset | null;
+  packName(namespace: string): string;
   /** What is in force. */
   status(): { revision: string | null; packs: number; rules: number; problem: string | null };
 }
@@ -292,6 +295,8 @@ export function createYaraRules(deps: YaraRulesDeps): YaraRules {
     sync,
     load,
     engine,
+    ruleset: () => ruleset,
+    packName: (ns) => packNames.get(ns) ?? ns,
     async start(c) {
       ctx = c;
       stopped = false;

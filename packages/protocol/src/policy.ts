@@ -130,6 +130,23 @@ export const Policy = Type.Object(
       },
       { additionalProperties: false },
     ),
+    /**
+     * Scheduled scans of the host's files (built-in signatures, the policy blocklist and the
+     * tenant's YARA packs). Absent: none. Detections are malware-module alerts; in block mode with
+     * quarantineOnMalicious the file is quarantined.
+     */
+    scheduledScan: Type.Optional(
+      Type.Object(
+        {
+          everyHours: Type.Integer({ minimum: 1, maximum: 744 }),
+          /** Absolute directories or files, scanned recursively without following symlinks out of the tree. */
+          paths: Type.Array(Str(4096), { minItems: 1, maxItems: 64 }),
+          /** Files over this size are hashed but not YARA-scanned. */
+          maxFileMb: Type.Integer({ minimum: 1, maximum: 1024 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -6,3 +6,4 @@ export { loadYaraRules, RULE_FILE_EXTENSIONS, type LoadedRules } from './rules-d
 export { createProgressReporter, formatProgressBar, formatProgressLine, formatSummary, formatBytes, type ProgressSink } from './progress.ts';
 export { createScanScheduler, nextScanAt, type ScanScheduler, type ScanSchedulerDeps } from './schedule.ts';
 export { createScanCommandHandler, type ScanCommandDeps as ScanCommandHandlerDeps } from './command.ts';
+export { createScheduledScanModule, scanDetection, type ScheduledScanDeps, type ScheduledScanModule } from './scheduled.ts';

@@ -20,5 +20,8 @@ export function policyProblems(p: Policy, now: number): string[] {
     if (hashes.has(b.sha256)) out.push(`blocklist[${i}]: duplicate sha256 ${b.sha256}`);
     hashes.add(b.sha256);
   });
+  p.scheduledScan?.paths.forEach((path, i) => {
+    if (!path.startsWith('/')) out.push(`scheduledScan.paths[${i}]: path must be absolute (start with /)`);
+  });
   return out;
 }
