@@ -59,7 +59,16 @@ void test('packs from the server are compiled, kept on disk, and scanned on exec
     assert.equal(changes, 1);
     assert.deepEqual(y.status(), { revision: 'a1', packs: 1, rules: 1, problem: null });
     y.offer('a1'); // already held: no fetch
-    await y.sync();
+    assert.equal(client.fetches, 1);
+
+    // a fetch that fails is retried later; meanwhile the check-in carries the server's revision
+    // (so the long-poll does not answer at once again and again), also when the server goes back
+    const failing = createYaraRules({ stateDir: join(dir, 'failing'), client: { yaraRules: () => Promise.reject(new Error('offline')) }, random: () => 0 });
+    failing.offer('b1');
+    await failing.sync();
+    assert.equal(failing.revision(), 'b1');
+    assert.match(failing.status().problem ?? '', /cannot fetch YARA rules: offline/);
+    await failing.stop();
 
     const f = await y.engine({ path: file, sha256: 'a'.repeat(64), pid: 1 });
     assert.equal(f.length, 1);

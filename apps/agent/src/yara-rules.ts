@@ -288,9 +288,11 @@ export function createYaraRules(deps: YaraRulesDeps): YaraRules {
     available: avail.ok,
     revision: () => wanted ?? fetched,
     offer(revision) {
-      if (!avail.ok || revision === fetched) return;
+      if (!avail.ok) return;
+      // Always what the server named last, so the next check-in does not come back at once
+      // (while a fetch is retried, or after the server went back to the revision held).
       wanted = revision;
-      void sync();
+      if (revision !== fetched) void sync();
     },
     sync,
     load,
