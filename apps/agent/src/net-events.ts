@@ -162,17 +162,21 @@ export interface SocketOwners {
 interface PidEntry {
   fdCount: number;
   uid: number;
-  inodes: Set<number>;
+  /** fd number → socket inode (0: not a socket), as of the last scan. */
+  fds: Map<string, number>;
   /** Poll number when this pid last turned out to own a new socket: likely to own the next one. */
   lastOwned: number;
 }
 
 /**
  * Incremental inode → pid map: a wanted inode is looked up in the cache; misses scan, in order,
- * (1) pids that appeared since the last look (2) known pids whose fd count (st_size of
- * /proc/PID/fd) changed (3) the other known pids of the socket's uid, most recent owners first,
- * at most `budget` directories per call. Pids that disappear from /proc are forgotten. /proc is
- * listed only when a wanted inode is missing from the cache.
+ * (1) pids that appeared since the last look, every fd (2) known pids whose fd count (st_size of
+ * /proc/PID/fd) changed, only the fd numbers that are new since their last scan (a new socket
+ * usually takes a new number: one readdir and a few readlinks even for a process holding
+ * thousands of fds) (3) if still missing, every fd of the pids of the socket's uid, changed ones
+ * and most recent owners first (a reused fd number), at most `budget` directories per call.
+ * Pids that disappear from /proc are forgotten. /proc is listed only when a wanted inode is
+ * missing from the cache.
  */
 export function createSocketOwners(opts: { procRoot?: string; budget?: number } = {}): SocketOwners {
   const root = opts.procRoot ?? '/proc';
@@ -191,15 +195,19 @@ export function createSocketOwners(opts: { procRoot?: string; budget?: number } 
     }
   };
 
+  const drop = (pid: number, ino: number) => {
+    if (ino !== 0 && owner.get(ino) === pid) owner.delete(ino);
+  };
+
   const forget = (pid: number) => {
     const e = pids.get(pid);
     if (!e) return;
-    for (const ino of e.inodes) if (owner.get(ino) === pid) owner.delete(ino);
+    for (const ino of e.fds.values()) drop(pid, ino);
     pids.delete(pid);
   };
 
-  /** Reads /proc/PID/fd; returns false when the directory cannot be read. */
-  const scan = (pid: number, fdInfo?: { size: number; uid: number }): boolean => {
+  /** Reads /proc/PID/fd (with `onlyNew`, readlinks only fd numbers not seen last time); false when unreadable. */
+  const scan = (pid: number, onlyNew: boolean, fdInfo?: { size: number; uid: number }): boolean => {
     const info = fdInfo ?? fdStat(pid);
     let names: string[];
     try {
@@ -210,14 +218,20 @@ export function createSocketOwners(opts: { procRoot?: string; budget?: number } 
       if (code === 'EACCES' || code === 'EPERM') {
         st.unreadable++;
         // remembered (with no sockets) so it is not retried as a new pid on every poll
-        pids.set(pid, { fdCount: info?.size ?? -1, uid: info?.uid ?? -1, inodes: new Set(), lastOwned: 0 });
+        pids.set(pid, { fdCount: info?.size ?? -1, uid: info?.uid ?? -1, fds: new Map(), lastOwned: 0 });
       } else st.vanished++;
       return false;
     }
     st.pidScans++;
     const prev = pids.get(pid);
-    const inodes = new Set<number>();
+    const old = prev?.fds ?? new Map<string, number>();
+    const fds = new Map<string, number>();
     for (const fd of names) {
+      const known = onlyNew ? old.get(fd) : undefined;
+      if (known !== undefined) {
+        fds.set(fd, known);
+        continue;
+      }
       let link: string;
       try {
         link = readlinkSync(`${root}/${pid}/fd/${fd}`);
@@ -225,19 +239,18 @@ export function createSocketOwners(opts: { procRoot?: string; budget?: number } 
         continue; // closed meanwhile
       }
       st.fdReads++;
-      if (!link.startsWith('socket:[')) continue;
-      const ino = Number(link.slice(8, -1));
-      inodes.add(ino);
+      const ino = link.startsWith('socket:[') ? Number(link.slice(8, -1)) : 0;
+      fds.set(fd, ino);
+      if (ino === 0) continue;
       // the first holder stays the owner (an inherited socket is shared by parent and child)
       const cur = owner.get(ino);
-      if (cur === undefined || !pids.has(cur) || cur === pid) owner.set(ino, pid);
+      if (cur === undefined || cur === pid || !pids.has(cur)) owner.set(ino, pid);
     }
-    if (prev)
-      for (const ino of prev.inodes) if (!inodes.has(ino) && owner.get(ino) === pid) owner.delete(ino);
+    for (const [fd, ino] of old) if (fds.get(fd) !== ino) drop(pid, ino);
     pids.set(pid, {
       fdCount: info?.size ?? names.length,
       uid: info?.uid ?? prev?.uid ?? -1,
-      inodes,
+      fds,
       lastOwned: prev?.lastOwned ?? 0,
     });
     return true;
@@ -279,25 +292,30 @@ export function createSocketOwners(opts: { procRoot?: string; budget?: number } 
         const live = listPids();
         const alive = new Set(live);
         for (const pid of [...pids.keys()]) if (!alive.has(pid)) forget(pid);
-        // (1) new pids
-        for (const pid of live) if (!pids.has(pid)) scan(pid);
+        // (1) new pids, every fd
+        for (const pid of live) if (!pids.has(pid)) scan(pid, false);
         if (!settle()) {
-          // (2) known pids whose number of open fds changed
-          const rest: { pid: number; e: PidEntry; info: { size: number; uid: number } | undefined }[] = [];
+          // (2) known pids whose number of open fds changed: their new fd numbers
+          const changed: number[] = [];
+          const rest: number[] = [];
           for (const [pid, e] of pids) {
             const info = fdStat(pid);
-            if (info && info.size !== e.fdCount) scan(pid, info);
-            else rest.push({ pid, e, info });
+            if (info && info.size !== e.fdCount) {
+              scan(pid, true, info);
+              changed.push(pid);
+            } else rest.push(pid);
           }
           if (!settle()) {
-            // (3) the socket's uid, most recent owners first, bounded
+            // (3) every fd of the socket's uid's pids, changed and recent owners first, bounded
             const uids = new Set(missing.values());
-            rest.sort((a, b) => b.e.lastOwned - a.e.lastOwned);
+            const recency = (pid: number) => pids.get(pid)?.lastOwned ?? 0;
+            rest.sort((a, b) => recency(b) - recency(a));
             let n = 0;
-            for (const r of rest) {
+            for (const pid of [...changed, ...rest]) {
               if (n >= budget) break;
-              if (!uids.has(r.e.uid)) continue;
-              scan(r.pid, r.info);
+              const e = pids.get(pid);
+              if (!e || !uids.has(e.uid)) continue;
+              scan(pid, false);
               n++;
               if (settle()) break;
             }

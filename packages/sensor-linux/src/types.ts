@@ -268,12 +268,7 @@ export interface LinuxSensors {
 }
 
 export type Protection =
-  | 'exec-gate'
-  | 'file-events'
-  | 'decoys'
-  | 'proc-connector'
-  | 'pidfd-kill'
-  | 'network-connections';
+  'exec-gate' | 'file-events' | 'decoys' | 'proc-connector' | 'pidfd-kill' | 'network-connections';
 
 export type SensorLoadResult =
   | { available: true; sensors: LinuxSensors }
