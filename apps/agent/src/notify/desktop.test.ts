@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -150,4 +155,29 @@ void test('the notifier: a blocked exec in a desktop session shows one notificat
   // reached on the desktop, and the process had no terminal: no terminal is written to
   assert.deepEqual(terminalWrites, []);
   assert.equal(notifier.state().state, 'active');
+});
+
+void test('at most maxConcurrent children at once, maxQueued waiting; more are refused as busy', async () => {
+  // a stand-in for node that answers once the test lets it, on a bus socket of this user
+  const dir = mkdtempSync(join(tmpdir(), 'yamori-notify-'));
+  dirs.push(dir);
+  const server = createServer().listen(join(dir, 'bus'));
+  await once(server, 'listening');
+  const fakeNode = join(dir, 'fake-node');
+  writeFileSync(fakeNode, `#!/bin/sh\ncat >/dev/null\necho started >> ${dir}/started\nwhile [ ! -e ${dir}/go ]; do sleep 0.02; done\necho '{"ok":true,"id":7}'\n`, { mode: 0o755 });
+  const uid = process.getuid?.() ?? 0;
+  const desktop = createDesktopNotifier({ runtimeDir: () => dir, node: fakeNode, maxConcurrent: 1, maxQueued: 1, timeoutMs: 60_000 });
+  try {
+    const first = desktop.notify(uid, text, '/a');
+    const second = desktop.notify(uid, text, '/b');
+    assert.deepEqual(await desktop.notify(uid, text, '/c'), { result: 'busy', detail: '1 notifications already waiting' });
+    while (!existsSync(join(dir, 'started'))) await delay(10);
+    assert.equal(readFileSync(join(dir, 'started'), 'utf8'), 'started\n', 'one child at a time');
+    writeFileSync(join(dir, 'go'), '');
+    assert.deepEqual(await first, { result: 'sent', detail: 'notification 7' });
+    assert.deepEqual(await second, { result: 'sent', detail: 'notification 7' });
+    assert.equal(readFileSync(join(dir, 'started'), 'utf8'), 'started\nstarted\n');
+  } finally {
+    server.close();
+  }
 });

@@ -17,7 +17,18 @@ void test('popup() never throws: a failing delivery is counted and shows in the 
   await n.idle();
   assert.equal(n.stats().failures, 2); // the desktop logind promised, then no terminal either
   assert.equal(n.state().state, 'degraded');
-  assert.match(n.state().reason ?? '', /no desktop and no terminal reached uid 1000/);
+  assert.match(n.state().reason ?? '', /none of uid 1000's terminals took the message/);
+
+  // a daemon's exec: no desktop, no terminal anywhere: nobody to tell, which is no failure
+  const headless = createPopupNotifier({
+    readTarget: (pid) => ({ pid, uid: 998, ttyNr: 0 }),
+    sessions: { sessions: async () => [] },
+    terminalsOf: () => [],
+    now: () => 0,
+  });
+  headless.popup(text, { pid: 1, path: '/a' });
+  await headless.idle();
+  assert.deepEqual([headless.stats().unreached, headless.stats().failures, headless.state().state], [1, 0, 'active']);
 
   const broken = createPopupNotifier({
     readTarget: () => {

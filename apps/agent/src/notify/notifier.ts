@@ -25,6 +25,8 @@ export interface PopupStats {
   noTarget: number;
   desktopSent: number;
   terminalSent: number;
+  /** No desktop and no terminal of the user to show it on (a daemon's or a cron job's exec): not a failure. */
+  unreached: number;
   failures: number;
   lastFailure?: string;
 }
@@ -57,7 +59,7 @@ export function createPopupNotifier(deps: PopupNotifierDeps = {}): PopupNotifier
   const limiter = createPopupLimiter(deps.limits ?? DEFAULT_POPUP_LIMITS);
   const now = deps.now ?? Date.now;
   const log: Log = deps.log ?? (() => undefined);
-  const stats: PopupStats = { requested: 0, shown: 0, suppressed: 0, noTarget: 0, desktopSent: 0, terminalSent: 0, failures: 0 };
+  const stats: PopupStats = { requested: 0, shown: 0, suppressed: 0, noTarget: 0, desktopSent: 0, terminalSent: 0, unreached: 0, failures: 0 };
   const inFlight = new Set<Promise<void>>();
 
   const fail = (what: string) => {
@@ -88,14 +90,19 @@ export function createPopupNotifier(deps: PopupNotifierDeps = {}): PopupNotifier
     }
     if (reached) return;
     const ttys = (list ?? []).map((s) => s.tty).filter((t) => t !== '');
+    const devices = terminalsOf(target.uid, ttys, target.tty);
+    if (devices.length === 0 && ownTerminal === undefined) {
+      stats.unreached++;
+      return;
+    }
     const message = formatTerminalMessage(text, program);
     let sent = 0;
-    for (const device of terminalsOf(target.uid, ttys, target.tty)) {
+    for (const device of devices) {
       const r = writeTerminal(device, message, { uid: target.uid });
       if (r === 'sent' || r === 'partial') sent++;
     }
     if (sent > 0) stats.terminalSent += sent;
-    else fail(`no desktop and no terminal reached uid ${target.uid}`);
+    else fail(`no desktop, and none of uid ${target.uid}'s terminals took the message`);
   }
 
   return {
@@ -133,7 +140,7 @@ export function createPopupNotifier(deps: PopupNotifierDeps = {}): PopupNotifier
     },
     stats: () => ({ ...stats }),
     state() {
-      const detail = `${stats.shown} shown (${stats.desktopSent} desktop, ${stats.terminalSent} terminal), ${stats.suppressed} flood-limited`;
+      const detail = `${stats.shown} shown (${stats.desktopSent} desktop, ${stats.terminalSent} terminal, ${stats.unreached} with no session to show them), ${stats.suppressed} flood-limited`;
       return stats.failures > 0
         ? { name: 'popup', state: 'degraded', reason: `${stats.failures} popups failed (last: ${stats.lastFailure ?? ''}); ${detail}`.slice(0, 1024) }
         : { name: 'popup', state: 'active', reason: detail };
