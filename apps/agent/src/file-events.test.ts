@@ -57,9 +57,11 @@ void describe('file events on the real kernel', { skip: realSkip }, () => {
     for (const d of ['watched', 'conf', 'outside']) mkdirSync(join(root, d));
     writeFileSync(join(root, 'watched/existing.txt'), 'first\n');
     const events: FileEvent[] = [];
+    // a window far longer than the test: which events merge does not depend on the machine's speed
     const source = createFileEventSource({
       sensors,
       watchedPaths: [`${root}/watched/**`, `${root}/conf/*.conf`],
+      coalesceMs: 600_000,
     });
     await source.start((e) => events.push(e));
     const at = (path: string, type?: string) =>
@@ -110,6 +112,18 @@ void describe('file events on the real kernel', { skip: realSkip }, () => {
       const renamed = at('watched/sub/renamed.txt', 'rename');
       assert.equal(renamed.length, 1, JSON.stringify(events.filter((e) => e.event.type.includes('rename'))));
       assert.equal(renamed[0]?.file.Ext?.original.path, join(root, 'watched/sub/new.txt'));
+
+      // a tree made faster than the agent can mark it: what landed before the marks is listed
+      await sh(`mkdir -p ${root}/watched/a/b && echo q > ${root}/watched/a/b/deep.txt`);
+      assert.ok(
+        await waitFor(() => at('watched/a/b/deep.txt', 'creation').length > 0),
+        JSON.stringify(events),
+      );
+      await sh(`echo r > ${root}/watched/a/b/later.txt`);
+      assert.ok(
+        await waitFor(() => at('watched/a/b/later.txt', 'creation').length > 0),
+        'the new directories are marked',
+      );
 
       // a new policy moves the marks
       source.applyPolicy?.(policyWatching([`${root}/outside/**`]));
