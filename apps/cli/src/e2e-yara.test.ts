@@ -62,6 +62,7 @@ describe('YARA end to end: pack uploaded through the API, real agent, real exec 
   let agentOut = '';
   let api!: Awaited<ReturnType<typeof consoleSession>>['api'];
   let policyId = '';
+  let agentId = '';
   let cliEnv: NodeJS.ProcessEnv = {};
   const marker = `yamori-e2e-yara-${randomBytes(8).toString('hex')}`;
 
@@ -122,11 +123,13 @@ describe('YARA end to end: pack uploaded through the API, real agent, real exec 
     cliEnv = { YAMORI_URL: server.url, YAMORI_TOKEN: token, YAMORI_CA: join(data, 'tls', 'ca.pem') };
     const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
     const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'e2e-yara', expiresInHours: 1 })).json<{ token: string }>();
-    await new Promise<string>((resolve, reject) =>
+    const enrolled = await new Promise<string>((resolve, reject) =>
       execFile(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server!.url, '--token', tok.token, '--state', stateDir], (err, stdout, stderr) =>
         err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
       ),
     );
+    agentId = /agent (\S+) with/.exec(enrolled)?.[1] ?? '';
+    assert.ok(agentId, enrolled);
     policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
     agent = spawn(process.execPath, [YAMORI, 'agent', 'run', '--state', stateDir, '--gate-mount', scratch], { stdio: ['ignore', 'pipe', 'pipe'] });
     agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
@@ -201,6 +204,20 @@ describe('YARA end to end: pack uploaded through the API, real agent, real exec 
     assert.equal((await exec1(hit.path)).code, 0, 'rule disabled: runs');
     assert.equal((await yara(['enable', 'e2e-pack'], cliEnv)).code, 0);
     await waitFor('the agent to hold the pack again', () => heldRules().includes('E2E_Marker') || undefined);
+  });
+
+  it("the server's scan command finds the file with the tenant's pack", async () => {
+    const hit = makeBin('marked-scan', true);
+    const cmd = (await api('POST', `/agents/${agentId}/commands`, { type: 'scan', params: { paths: [scratch] } })).json<{ id: string }>();
+    const done = await waitFor('the scan command result', async () =>
+      (await api('GET', `/agents/${agentId}/commands`)).json<Array<{ id: string; status: string; output: string | null }>>().find((c) => c.id === cmd.id && c.status !== 'pending'),
+    );
+    assert.equal(done.status, 'done', done.output ?? '');
+    const answer = JSON.parse(done.output ?? '{}') as { detections: Array<{ path: string; names: string[] }>; summary: { yara: boolean } };
+    assert.equal(answer.summary.yara, true);
+    const found = answer.detections.find((d) => d.path === hit.path);
+    assert.ok(found, done.output ?? '');
+    assert.ok(found.names.some((n) => n.endsWith(':E2E_Marker')), found.names.join(', '));
   });
 
   it('monitor mode: the matching file runs and a "would have blocked" alert names the rule', async () => {

@@ -14,6 +14,7 @@ import {
   createFileEngine,
   createYaraRules,
   createScheduledScanModule,
+  createScanCommandHandler,
   createPackageTrust,
   hasDpkg,
   createIsolation,
@@ -196,6 +197,8 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
     modules: [...createDefaultModules(), yara, createScheduledScanModule({ yara: () => ({ ruleset: yara.ruleset(), packName: (ns) => yara.packName(ns) }) })],
     engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {}), yara.engine],
     ...(yara.available ? { yara } : {}),
+    // The server's on-demand `scan` command, with the tenant's YARA packs in force.
+    commandHandlers: { scan: createScanCommandHandler({ engines: () => ({ yara: yara.ruleset(), yaraOptions: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000 } }) }) },
     log: defaultLog,
     onRestartRequested: (reason) => {
       restartReason = reason;
