@@ -306,3 +306,50 @@ void it('inode → pid: a cached inode reads nothing under /proc', { skip: realS
     });
   });
 });
+
+void it(
+  'an accepted socket waiting in the accept queue gets its process once accept() gave it an inode',
+  { skip: realSkip },
+  async () => {
+    const fake = createFakeSensors();
+    const held = createSocket('udp4');
+    await new Promise<void>((r) => held.bind(0, '127.0.0.1', () => r()));
+    try {
+      const inode = Number(
+        readdirSync('/proc/self/fd')
+          .map((fd) => {
+            try {
+              return /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+            } catch {
+              return undefined;
+            }
+          })
+          .filter((x) => x !== undefined)
+          .at(-1),
+      );
+      const source = createNetEventSource({ sensors: fake });
+      fake.sockets.push(
+        sock({
+          cookie: 900,
+          localPort: 2222,
+          remotePort: 0,
+          remoteAddress: '0.0.0.0',
+          localAddress: '0.0.0.0',
+          state: TcpState.LISTEN,
+        }),
+      );
+      await source.start(() => undefined);
+      const queued = sock({ cookie: 901, localPort: 2222, remotePort: 50000 });
+      fake.sockets.push(queued);
+      assert.deepEqual(source.pollOnce(), [], 'inode 0: not accepted yet');
+      fake.sockets[1] = { ...queued, inode, uid: process.getuid?.() ?? 0 };
+      const events = source.pollOnce();
+      assert.equal(events.length, 1);
+      assert.equal(events[0]?.network.direction, 'ingress');
+      assert.equal(events[0]?.process?.pid, process.pid);
+      await source.stop();
+    } finally {
+      held.close();
+    }
+  },
+);

@@ -451,7 +451,12 @@ export function createNetEventSource(options: NetEventsOptions): NetEventSource 
       }
       if (s.remotePort === 0) continue;
       current.add(s.cookie);
-      if (reported.has(s.cookie) || pending.has(s.cookie)) continue;
+      if (reported.has(s.cookie)) continue;
+      const waiting = pending.get(s.cookie);
+      if (waiting) {
+        waiting.s = s; // the fresh entry: an accepted socket has its inode now
+        continue;
+      }
       fresh.push({ s, dir: 'egress', polls: 0 });
     }
     for (const f of fresh) f.dir = direction(f.s, listeners);
