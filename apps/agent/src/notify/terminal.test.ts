@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, test } from 'node:test';
 import { createPopupNotifier } from './notifier.ts';
-import { readPopupTarget } from './target.ts';
+import { hasScript, startPtySession, type PtySession } from '../test-support/pty-session.ts';
 import { formatTerminalMessage, sanitizeForTerminal, userTerminals, writeToTerminal } from './terminal.ts';
 
 void test('sanitizeForTerminal: escapes, bells, newlines, C1 controls and bidi overrides become visible text', () => {
@@ -32,39 +30,19 @@ void test('writeToTerminal refuses what is not the expected character device', (
   assert.equal(writeToTerminal('/dev/pts/999999', 'x'), 'failed');
 });
 
-// A real pseudo-terminal: util-linux `script` runs a command whose controlling terminal is the
-// slave side and copies everything written there to its own stdout (the master side).
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
-
-const started: { kill(s: NodeJS.Signals): boolean }[] = [];
+const started: PtySession[] = [];
 after(() => {
-  for (const c of started) c.kill('SIGKILL');
+  for (const p of started) p.close();
 });
-
-async function ptySession() {
-  const child = spawn('script', ['-qfc', 'sleep 60', '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  started.push(child);
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString('utf8')));
-  // the command's process: script's child, once it has taken the pty as its controlling terminal
-  for (;;) {
-    const kids = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(' ').filter(Boolean).map(Number);
-    const target = kids.map((p) => readPopupTarget(p)).find((t) => t?.tty !== undefined);
-    if (target) return { target, output: () => output, waitFor: async (s: string) => { while (!output.includes(s)) await delay(20); } };
-    await delay(20);
-  }
+async function ptySession(): Promise<PtySession> {
+  const p = await startPtySession();
+  started.push(p);
+  return p;
 }
 
 void test('the blocked process\'s own terminal gets the message, with escapes in the path neutralised', { skip: !hasScript && 'util-linux script not installed' }, async () => {
   const pty = await ptySession();
-  assert.match(pty.target.tty ?? '', /^\/dev\/pts\/\d+$/);
+  assert.match(pty.target.tty, /^\/dev\/pts\/\d+$/);
   const notifier = createPopupNotifier({
     sessions: { sessions: async () => [] }, // logind: no desktop session for this user
     desktop: { notify: async () => assert.fail('no desktop session: no notification') },
@@ -86,7 +64,7 @@ void test('the blocked process\'s own terminal gets the message, with escapes in
 
 void test('no desktop and no terminal of its own: the user\'s other terminals get the message', { skip: !hasScript && 'util-linux script not installed' }, async () => {
   const pty = await ptySession();
-  const tty = pty.target.tty ?? '';
+  const tty = pty.target.tty;
   // the pty belongs to the user who opened it (root here), so it is among their terminals
   assert.ok(userTerminals(pty.target.uid, { max: 10_000 }).includes(tty));
   assert.ok(!userTerminals(pty.target.uid, { max: 10_000, exclude: tty }).includes(tty));
