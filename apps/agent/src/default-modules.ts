@@ -1,4 +1,5 @@
 import { createBehaviorModule } from './behavior/module.ts';
+import { createExploitModule } from './exploit/module.ts';
 import { createRansomwareModule } from './ransomware/module.ts';
 import type { AgentModule } from './modules.ts';
 
@@ -7,5 +8,5 @@ import type { AgentModule } from './modules.ts';
  * the one place that names them.
  */
 export function createDefaultModules(): AgentModule[] {
-  return [createBehaviorModule(), createRansomwareModule()];
+  return [createBehaviorModule(), createRansomwareModule(), createExploitModule()];
 }
