@@ -117,6 +117,8 @@ export interface EncryptionDetector {
   /** Add one signal of `pid` at `now`; returns a finding the first time the process crosses the threshold. */
   observe(pid: number, signal: Signal, now: number): Finding | undefined;
   forget(pid: number): void;
+  /** Whether `path` already counts as encrypted for `pid` in its window. */
+  counted(pid: number, path: string): boolean;
   /** Processes with signals in their window (for state and tests). */
   readonly size: number;
 }
@@ -154,6 +156,9 @@ export function createEncryptionDetector(limits: DetectorLimits = DEFAULT_LIMITS
     },
     forget(pid) {
       windows.delete(pid);
+    },
+    counted(pid, path) {
+      return windows.get(pid)?.signals.some((s) => s.kind === 'encrypted' && s.path === path) ?? false;
     },
     get size() {
       return windows.size;

@@ -134,6 +134,7 @@ describe('ransomware module (real kernel)', { skip }, () => {
     assert.equal(alert.file?.path, decoy);
     const killed = (alert.yamori.reasons ?? []).find((x) => x.startsWith('kill_tree:')) ?? '';
     assert.match(killed, /killed 2 process/, 'sh and its sleep');
+    assert.match(alert.yamori.reasons?.[0] ?? '', /stopped inside the open/, 'the addon froze it before the denial returned');
     await h.stop();
   });
 

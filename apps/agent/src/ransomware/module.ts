@@ -212,7 +212,8 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     if (!hasProcessExclusions || !ctx) return false;
     const ticks = startTicksOf(pid);
     const hit = exclusionCache.get(pid);
-    if (hit && hit.ticks === ticks) return hit.excluded;
+    // a process that has exited keeps its decision for the events still queued about it
+    if (hit && (hit.ticks === ticks || ticks === undefined)) return hit.excluded;
     ensureKnown(pid);
     const node = ctx.tree.get(pid);
     const found = applied()?.exclusions.find(
@@ -388,10 +389,11 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
 
   function alreadyReported(pid: number): boolean {
     if (!reported.has(pid)) return false;
-    return reported.get(pid) === startTicksOf(pid);
+    const ticks = startTicksOf(pid);
+    return ticks === undefined || reported.get(pid) === ticks; // gone: late events of a killed process
   }
 
-  function respond(pid: number, pidfd: number, d: Omit<Detection, 'module' | 'process' | 'techniques' | 'actions'>): void {
+  function respond(pid: number, pidfd: number, d: Omit<Detection, 'module' | 'process' | 'techniques' | 'actions'>, frozen = false): void {
     if (!ctx || alreadyReported(pid)) return;
     if (reported.size > 4096) reported.clear();
     reported.set(pid, startTicksOf(pid));
@@ -409,6 +411,14 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       })
       .then((outcome) => {
         if (outcome.excluded) setAddonExclusion(pid, true);
+        // frozen by the addon and not killed (excluded after all, monitor, kill failed): let it go
+        if (frozen && !outcome.done.includes('kill_tree')) {
+          try {
+            process.kill(pid, 'SIGCONT');
+          } catch {
+            // gone
+          }
+        }
         if (outcome.failed.length > 0) log('warn', 'response failed', { pid, failed: outcome.failed });
       })
       .catch((err: unknown) => log('error', 'respond failed', { error: (err as Error).message }));
@@ -420,9 +430,23 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     return { path, name, directory: path.slice(0, path.lastIndexOf('/')) || '/', ...(dot > 0 ? { extension: name.slice(dot + 1).slice(0, 64) } : {}) };
   };
 
+  /** Let a writer the addon froze go on (excluded, or no longer block mode); its write stays denied. */
+  function resume(e: FileEvent): void {
+    try {
+      if (e.pidfd >= 0) ctx?.native?.killPidfd(e.pidfd, 'SIGCONT');
+      else process.kill(e.pid, 'SIGCONT');
+    } catch {
+      // gone
+    }
+  }
+
   function onDecoyWrite(e: FileEvent, how: string): void {
     stats.decoyWrites++;
-    if (isExcluded(e.pid)) return;
+    if (isExcluded(e.pid) || (e.frozen && mode !== 'block')) {
+      if (e.frozen) resume(e);
+      return;
+    }
+    if (e.frozen && alreadyReported(e.pid)) return; // its kill is under way
     const exe = ctx?.tree.get(e.pid)?.exe;
     respond(e.pid, e.pidfd, {
       rule: {
@@ -432,17 +456,20 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
         level: 'critical',
         description: 'A process opened a decoy file for writing. Decoys are hidden files no person or program has a reason to change; ransomware that encrypts a folder reaches them first or last.',
       },
-      reasons: [`${exe ?? 'a process'} (pid ${e.pid}) ${how} decoy ${e.path}`],
+      reasons: [`${exe ?? 'a process'} (pid ${e.pid}) ${how} decoy ${e.path}${e.frozen ? ' (stopped inside the open)' : ''}`],
       file: fileInfo(e.path),
       score: 100,
-    });
+    }, e.frozen === true);
   }
 
   function signal(e: FileEvent, s: Signal): void {
     if (!ctx) return;
     const finding = detector.observe(e.pid, s, ctx.now());
     if (!finding) return;
-    if (isExcluded(e.pid)) return;
+    if (isExcluded(e.pid) || alreadyReported(e.pid)) return;
+    // Block mode: stop it now, as the addon does for a decoy writer. The kill that follows walks the
+    // process table (milliseconds), and at full speed ransomware encrypts several files per millisecond.
+    const frozen = mode === 'block' && freeze(e);
     const exe = ctx.tree.get(e.pid)?.exe;
     respond(e.pid, e.pidfd, {
       rule: {
@@ -455,7 +482,17 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       reasons: [`${exe ?? 'a process'} (pid ${e.pid}): ${finding.reasons[0] ?? ''}`, ...finding.reasons.slice(1)],
       file: fileInfo(s.path),
       score: Math.min(100, 50 + finding.score * 5),
-    });
+    }, frozen);
+  }
+
+  function freeze(e: FileEvent): boolean {
+    try {
+      if (e.pidfd >= 0 && ctx?.native) ctx.native.killPidfd(e.pidfd, 'SIGSTOP');
+      else process.kill(e.pid, 'SIGSTOP');
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   function onFileEvent(e: FileEvent): void {
@@ -476,7 +513,7 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       if (e.mask & (FanMask.CREATE | FanMask.MOVED_TO) && [...folders].some((f) => e.path.startsWith(`${f}/`))) watchDir(e.path);
       return;
     }
-    if (e.pid === process.pid || name === '') return;
+    if (e.pid === process.pid || name === '' || excludedInAddon.has(e.pid)) return;
     if (e.mask & FanMask.MOVED_FROM) {
       if (movedFrom.size > 4096) movedFrom.clear();
       movedFrom.set(e.pid, { path: e.path, at: ctx?.now() ?? 0 });
@@ -486,12 +523,14 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       if (!isExcluded(e.pid)) signal(e, { kind: 'note', path: e.path, reason: `wrote ${e.path}, a ransom note name` });
       return;
     }
+    const from = e.mask & FanMask.MOVED_TO ? movedFrom.get(e.pid) : undefined;
+    // written in place, then renamed: the rename adds nothing when the write already counted
+    if (from && detector.counted(e.pid, from.path)) return;
     stats.probes++;
     const head = readHead(e.path);
     if (!head) return;
     const content = inspectContent(head);
     if (!content.opaque) return;
-    const from = e.mask & FanMask.MOVED_TO ? movedFrom.get(e.pid) : undefined;
     const reason = encryptedReason(name, content, from ? basename(from.path) : undefined);
     if (!reason) return;
     if (isExcluded(e.pid)) return;
@@ -522,7 +561,8 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
         return;
       }
       for (const rec of loadManifest(c.stateDir)) decoys.set(rec.path, rec);
-      watcher = c.native.startFileWatcher({ onEvents, onOverflow: () => scheduleRecreate() });
+      // block mode's decoy guard freezes a denied writer in the kernel's open(): nothing more is encrypted while we decide
+      watcher = c.native.startFileWatcher({ onEvents, onOverflow: () => scheduleRecreate(), freezeDeniedWriters: true });
       offReason = undefined;
       sync(c.policy());
       timer = setInterval(check, checkEvery);
@@ -546,10 +586,9 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     onProcEvent(ev) {
       if (!watcher) return;
       if (ev.type === 'exit') {
+        // decisions (exclusion, reported) stay for the events still queued about it; a new process with the pid differs by start time
         detector.forget(ev.pid);
-        exclusionCache.delete(ev.pid);
         movedFrom.delete(ev.pid);
-        reported.delete(ev.pid);
         if (excludedInAddon.has(ev.pid)) setAddonExclusion(ev.pid, false);
       } else if (ev.type === 'exec' && hasProcessExclusions) {
         exclusionCache.delete(ev.pid);
