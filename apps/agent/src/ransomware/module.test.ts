@@ -157,10 +157,13 @@ describe('ransomware module (real kernel)', { skip }, () => {
     await h.stop();
   });
 
-  it('the behavioural detector kills a process that encrypts many files (one that avoids the decoys)', async () => {
+  it('the behavioural detector kills a process that encrypts many files below a decoy folder (one that avoids the decoys)', async () => {
     const dir = join(root, 'behaviour');
-    documents(dir, 40);
+    mkdirSync(dir);
     const h = await start('block', [dir]);
+    // created after the module started, two levels below the policy's folder: watched too
+    documents(join(dir, 'projects', '2026'), 40);
+    assert.ok(await waitFor(() => h.module.stats().watchedDirs === 3), 'the new directories joined the watch');
     const sim = run(process.execPath, [SIMULATOR, '--root', dir, '--skip-decoy-names', '--linger']);
     children.push(sim.child);
     const { signal } = await sim.exit;

@@ -302,14 +302,20 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     }
   };
 
-  /** The folder and its subdirectories, breadth first, up to the watch bound. */
+  /**
+   * The folder and its subdirectories, breadth first, up to the watch bound. Hidden directories
+   * (.cache, .git, .npm …) are left out: build tools and caches write there all day, and they hold
+   * nothing a ransomware author encrypts for ransom.
+   */
   function watchTree(folder: string): void {
     const queue = [folder];
     while (queue.length > 0) {
       const dir = queue.shift() as string;
       if (!watchDir(dir)) return;
       try {
-        for (const d of readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) queue.push(dir === '/' ? `/${d.name}` : `${dir}/${d.name}`);
+        for (const d of readdirSync(dir, { withFileTypes: true })) {
+          if (d.isDirectory() && !d.name.startsWith('.')) queue.push(dir === '/' ? `/${d.name}` : `${dir}/${d.name}`);
+        }
       } catch {
         // unreadable
       }
@@ -510,7 +516,7 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       return;
     }
     if (e.mask & FanMask.ONDIR) {
-      if (e.mask & (FanMask.CREATE | FanMask.MOVED_TO) && [...folders].some((f) => e.path.startsWith(`${f}/`))) watchDir(e.path);
+      if (e.mask & (FanMask.CREATE | FanMask.MOVED_TO) && !name.startsWith('.') && [...folders].some((f) => e.path.startsWith(`${f}/`))) watchTree(e.path);
       return;
     }
     if (e.pid === process.pid || name === '' || excludedInAddon.has(e.pid)) return;
