@@ -2,6 +2,7 @@
 // detector, and exclusions, each through the agent's real responder and a real pidfd kill.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chownSync, existsSync, linkSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,30 +178,33 @@ describe('ransomware module (real kernel)', { skip }, () => {
     await h.stop();
   });
 
-  it('a backup tool excluded by path writes decoys and rewrites files without being denied or killed', async () => {
-    const dir = join(root, 'backup');
-    documents(dir, 40);
-    const bin = mkdtempSync(join(tmpdir(), 'yamori-backup-bin-'));
-    const tool = join(bin, 'yamori-test-backup');
-    try {
-      linkSync(process.execPath, tool);
-    } catch {
-      copyFileSync(process.execPath, tool);
-    }
-    after(() => rmSync(bin, { recursive: true, force: true }));
-    const h = await start('block', [dir], [{ id: 'backup-tool', kind: 'path', value: `${bin}/yamori-test-*`, modules: ['ransomware'] }]);
-    const decoy = join(dir, DECOYS[0]!.name);
-    // the same encryption, run by the excluded binary, decoys included
-    const sim = run(tool, [SIMULATOR, '--root', dir, '--wait']);
-    children.push(sim.child);
-    assert.ok(await waitFor(() => sim.stdout().includes('ready')));
-    assert.ok(await waitFor(() => h.module.excludedPid(sim.child.pid!)), 'the exec made the addon let it through');
-    sim.child.stdin?.write('go\n');
-    const { code, signal } = await sim.exit;
-    assert.equal(signal, null);
-    assert.equal(code, 0);
-    assert.ok(existsSync(`${decoy}.locked`), 'the decoy write was not denied');
-    assert.equal(h.alerts.length, 0);
-    await h.stop();
-  });
+  for (const kind of ['path', 'sha256'] as const) {
+    it(`a backup tool excluded by ${kind} writes decoys and rewrites files without being denied or killed`, async () => {
+      const dir = join(root, `backup-${kind}`);
+      documents(dir, 40);
+      const bin = mkdtempSync(join(tmpdir(), 'yamori-backup-bin-'));
+      const tool = join(bin, 'yamori-test-backup');
+      try {
+        linkSync(process.execPath, tool);
+      } catch {
+        copyFileSync(process.execPath, tool);
+      }
+      after(() => rmSync(bin, { recursive: true, force: true }));
+      const value = kind === 'path' ? `${bin}/yamori-test-*` : createHash('sha256').update(readFileSync(tool)).digest('hex');
+      const h = await start('block', [dir], [{ id: 'backup-tool', kind, value, modules: ['ransomware'] }]);
+      const decoy = join(dir, DECOYS[0]!.name);
+      // the same encryption, run by the excluded binary, decoys included
+      const sim = run(tool, [SIMULATOR, '--root', dir, '--wait']);
+      children.push(sim.child);
+      assert.ok(await waitFor(() => sim.stdout().includes('ready')));
+      assert.ok(await waitFor(() => h.module.excludedPid(sim.child.pid!)), 'the exec made the addon let it through');
+      sim.child.stdin?.write('go\n');
+      const { code, signal } = await sim.exit;
+      assert.equal(signal, null);
+      assert.equal(code, 0);
+      assert.ok(existsSync(`${decoy}.locked`), 'the decoy write was not denied');
+      assert.equal(h.alerts.length, 0);
+      await h.stop();
+    });
+  }
 });

@@ -158,7 +158,7 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
   function exeHash(path: string): string | undefined {
     try {
       const st = statSync(path);
-      const key = `${path}\0${st.ino}\0${st.size}\0${st.mtimeMs}`;
+      const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`; // the file, whichever /proc/PID/exe names it
       const hit = hashCache.get(key);
       if (hit) return hit;
       const h = createHash('sha256');
@@ -237,14 +237,16 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
 
   /** Processes already running that the exclusions cover (backup daemons started before the agent). */
   function scanRunning(): void {
+    // decided afresh, applied as a difference: an excluded backup tool is never briefly un-excluded
     exclusionCache.clear();
-    for (const pid of [...excludedInAddon]) setAddonExclusion(pid, false);
-    if (!hasProcessExclusions) return;
-    let pids: number[];
-    try {
-      pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
-    } catch {
-      return;
+    const seen = new Set<number>();
+    let pids: number[] = [];
+    if (hasProcessExclusions) {
+      try {
+        pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
+      } catch {
+        // no /proc: exec events still decide
+      }
     }
     for (const pid of pids) {
       try {
@@ -252,8 +254,10 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       } catch {
         continue; // kernel thread or gone
       }
+      seen.add(pid);
       isExcluded(pid);
     }
+    for (const pid of [...excludedInAddon]) if (!seen.has(pid)) setAddonExclusion(pid, false);
   }
 
   // ---------- decoys ----------
@@ -338,8 +342,8 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     }
   }
 
-  /** Bring decoys, guards and watches in line with the policy. */
-  function sync(policy: Policy): void {
+  /** Bring decoys, guards and watches in line with the policy (and, on a new policy, the excluded processes). */
+  function sync(policy: Policy, rescan: boolean): void {
     if (!ctx || !watcher) return;
     const was = mode;
     mode = policy.modules.ransomware.mode;
@@ -368,13 +372,13 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       }
       armed = true;
     }
-    scanRunning();
+    if (rescan) scanRunning();
     persist();
   }
 
   function check(): void {
     if (!ctx) return;
-    sync(ctx.policy());
+    sync(ctx.policy(), false);
   }
 
   let pendingRecreate = false;
@@ -570,7 +574,7 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       // block mode's decoy guard freezes a denied writer in the kernel's open(): nothing more is encrypted while we decide
       watcher = c.native.startFileWatcher({ onEvents, onOverflow: () => scheduleRecreate(), freezeDeniedWriters: true });
       offReason = undefined;
-      sync(c.policy());
+      sync(c.policy(), true);
       timer = setInterval(check, checkEvery);
       timer.unref();
     },
@@ -587,7 +591,7 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
       armed = false;
     },
     applyPolicy(p) {
-      if (watcher) sync(p.document);
+      if (watcher) sync(p.document, true);
     },
     onProcEvent(ev) {
       if (!watcher) return;
