@@ -14,6 +14,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { identifyFileType } from '@yamori/detection';
 import { readJsonIfExists, writeFileAtomic } from '../atomic-file.ts';
 import { DECOYS, decoyContent, type DecoySpec, type DecoyType } from './decoy-content.ts';
 
@@ -82,7 +83,10 @@ export function placeDecoy(folder: string, spec: DecoySpec, known: DecoyRecord |
     // absent
   }
   if (exists && known && intact(known)) return { record: known, written: false };
-  if (exists && !known) return { skipped: `${path} exists and is not a Yamori decoy`, written: false };
+  if (exists && !known) {
+    const adopted = adopt(path, folder, spec, now);
+    return adopted ? { record: adopted, written: false } : { skipped: `${path} exists and is not a Yamori decoy`, written: false };
+  }
   if (exists && known) {
     const st = lstatSync(path);
     if (!st.isFile()) return { skipped: `${path} is no longer a regular file`, written: false };
@@ -116,6 +120,26 @@ export function placeDecoy(folder: string, spec: DecoySpec, known: DecoyRecord |
     record: { path, folder, type: spec.type, sha256: sha256(data), size: data.length, createdAt: new Date(now).toISOString() },
     written: true,
   };
+}
+
+const FORMAT: Record<DecoyType, string> = { docx: 'ooxml-docx', xlsx: 'ooxml-xlsx', pdf: 'pdf', jpeg: 'jpeg', csv: 'text' };
+
+/**
+ * A file with a decoy's name that no manifest lists: a decoy left by an agent whose state directory
+ * is gone (a reinstall without uninstall, a test run). The names are Yamori's (nobody else names a
+ * file `.!!0_Contract_2026.docx`), so a small regular file of the format its name promises is taken
+ * over as it is rather than left unguarded beside the new ones.
+ */
+function adopt(path: string, folder: string, spec: DecoySpec, now: number): DecoyRecord | undefined {
+  try {
+    const st = lstatSync(path);
+    if (!st.isFile() || st.size === 0 || st.size > 256 * 1024) return undefined;
+    const data = readFileSync(path);
+    if (identifyFileType(data).format !== FORMAT[spec.type]) return undefined;
+    return { path, folder, type: spec.type, sha256: sha256(data), size: data.length, createdAt: new Date(now).toISOString() };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Delete a decoy if it is still ours (never a file someone replaced it with). */

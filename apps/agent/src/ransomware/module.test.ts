@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { identifyFileType } from '@yamori/detection';
 import { loadLinuxSensors, type LinuxSensors } from '@yamori/sensor-linux';
-import { DECOYS } from './decoy-content.ts';
+import { DECOYS, decoyContent } from './decoy-content.ts';
 import { MANIFEST } from './decoy-manager.ts';
 import { ransomwarePolicy, startHarness, waitFor, type Harness } from './testing/harness.ts';
 
@@ -111,6 +111,20 @@ describe('ransomware module (real kernel)', { skip }, () => {
     h.setPolicy(ransomwarePolicy('off', [`${home}/alice`]));
     assert.ok(!existsSync(join(home, 'alice', DECOYS[0]!.name)), 'module off: no decoys');
     await h.stop();
+
+    // a file that merely carries a decoy name is never taken over or touched; a decoy a lost state
+    // directory left behind (valid format) is taken over
+    const carol = join(home, 'carol');
+    mkdirSync(carol);
+    writeFileSync(join(carol, DECOYS[0]!.name), 'my own notes, not a docx');
+    writeFileSync(join(carol, DECOYS[1]!.name), decoyContent('pdf', 42));
+    rmSync(join(stateDir, MANIFEST));
+    const again = await start('block', [carol]);
+    assert.equal(readFileSync(join(carol, DECOYS[0]!.name), 'utf8'), 'my own notes, not a docx');
+    assert.ok(!again.module.decoys().some((d) => d.path === join(carol, DECOYS[0]!.name)));
+    assert.ok(again.module.decoys().some((d) => d.path === join(carol, DECOYS[1]!.name)), 'the orphaned decoy is guarded again');
+    assert.equal(again.module.state().state, 'degraded', 'the foreign file is reported');
+    await again.stop();
   });
 
   it('block mode: a process that writes a decoy is denied and its process tree killed; the alert names the module', async () => {
