@@ -91,12 +91,18 @@ describe('file watcher', { skip: skip ?? false }, () => {
         for (const e of batch) {
           if (e.kind !== 'decoy' || !e.denied) continue;
           assert.equal(e.frozen, true);
-          // stopped now, and it stays stopped while we look (it would otherwise write "after")
-          states.push(readFileSync(`/proc/${e.pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? '?');
-          setTimeout(() => {
+          // SIGSTOP went in before the denial was answered; the writer takes it on its way back
+          // from open(), so it may still show R for a moment. It must reach T and stay there
+          // (it would otherwise print "after") until we resume it.
+          const pidfd = sensors!.pidfdOpen(e.pid);
+          const state = (): string => readFileSync(`/proc/${e.pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? '?';
+          void waitFor(() => state() === 'T', 2000).then(async (stopped) => {
+            states.push(state());
+            if (stopped) await new Promise((r) => setTimeout(r, 100));
+            states.push(state());
             resumed = true;
-            sensors!.killPidfd(sensors!.pidfdOpen(e.pid), 'SIGCONT');
-          }, 100);
+            sensors!.killPidfd(pidfd, 'SIGCONT');
+          });
         }
       },
     });
@@ -106,7 +112,7 @@ describe('file watcher', { skip: skip ?? false }, () => {
     w.addDecoy(decoy);
     const r = await sh(`echo encrypted > '${decoy}' 2>/dev/null; echo after`);
     assert.ok(resumed, 'the writer went on only after it was resumed');
-    assert.deepEqual(states, ['T'], 'stopped (T) when JS heard of it');
+    assert.deepEqual(states, ['T', 'T'], 'stopped (T) after its denied open, and still stopped 100 ms later');
     assert.equal(r.stdout, 'after\n', 'resumed with SIGCONT, it carries on (its write was denied)');
     assert.equal(readFileSync(decoy, 'utf8'), '%PDF-1.4 decoy');
     assert.equal(w.stats().decoyFrozen, 1);
