@@ -1,10 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultPolicy, type HostFacts, type ProcessEvent } from '@yamori/protocol';
+import { defaultPolicy, type DetectionEvent, type HostFacts, type ProcessEvent } from '@yamori/protocol';
 import { encodeEnrollmentToken } from '@yamori/protocol';
 import { caFingerprint, createAgentClient } from './agent-client.ts';
 import { createAgent, type AgentDeps } from './agent.ts';
@@ -15,6 +16,7 @@ import type { ProcConnectorEvent } from './process-tree.ts';
 import { makeTestPki, type TestPki } from './test-support/pki.ts';
 import { startFakeServer, type FakeServer } from './test-support/fake-agent-server.ts';
 import { createIsolation } from './commands.ts';
+import { openQuarantineStore } from './quarantine/store.ts';
 
 const BAD = 'b'.repeat(64);
 const GOOD = 'a'.repeat(64);
@@ -299,3 +301,51 @@ void test('parent→child rules: a denied child of a matching ancestor is refuse
   assert.equal(monitored.length, 1);
   assert.match(JSON.stringify(monitored[0]), /"would_have":"deny_exec"/);
 });
+
+void test('block mode with quarantineOnMalicious: a blocklisted file denied at exec is moved into quarantine and the alert says so', async (t) => {
+  const dir = tmp(t);
+  const evil = join(dir, 'evil.sh');
+  writeFileSync(evil, '#!/bin/sh\necho evil\n', { mode: 0o755 });
+  const sha = createHash('sha256').update(readFileSync(evil)).digest('hex');
+  const policy = defaultPolicy();
+  policy.modules.malware = { mode: 'block', quarantineOnMalicious: true };
+  policy.blocklist = [{ sha256: sha }];
+  srv.policy = { revision: 11, document: policy };
+  t.after(() => (srv.policy = null));
+  const store = await openQuarantineStore(join(dir, 'quarantine'));
+  const agent = await enrolledAgent(dir, {
+    quarantine: async (path, reason, expectedSha256) => `quarantined as ${(await store.quarantine(path, { reason, ...(expectedSha256 ? { expectedSha256 } : {}) })).id}`,
+  });
+  t.after(() => agent.stop());
+  await agent.checkinOnce(0);
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: evil, sha256: sha }), { allow: false, cache: false });
+  const [entry] = await waitUntil(async () => {
+    const l = await store.list();
+    return l.length > 0 ? l : undefined;
+  });
+  assert.equal(entry?.originalPath, evil);
+  assert.equal(entry?.sha256, sha);
+  assert.equal(existsSync(evil), false, 'the file is gone from where it was');
+  await waitUntil(async () => (agent.queue.depth() > 0 ? true : undefined));
+  assert.equal(await agent.uploadOnce(), 'sent');
+  const alert = [...srv.batches.values()]
+    .flatMap((b) => b.events)
+    .filter((e): e is DetectionEvent => e.event.dataset === 'yamori.alert')
+    .find((e) => e.file?.path === evil);
+  assert.ok(alert);
+  assert.equal(alert.yamori.action, 'quarantine_file');
+  assert.match(alert.yamori.reasons?.join('\n') ?? '', new RegExp(`exec denied; quarantined as ${entry?.id ?? ''}`));
+  // restore round-trips it for the operator
+  await store.restore(entry?.id ?? '');
+  assert.equal(readFileSync(evil, 'utf8'), '#!/bin/sh\necho evil\n');
+});
+
+async function waitUntil<T>(f: () => Promise<T | undefined>, ms = 5000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

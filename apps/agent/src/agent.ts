@@ -10,6 +10,7 @@ import {
   type AgentHealth,
   type CheckinRequest,
   type CommandType,
+  type DetectionEvent,
   type HostFacts,
   type Mode,
   type Policy,
@@ -39,6 +40,7 @@ import { createProcReader, createUserNames, type ProcReader } from './proc-reade
 import { createProcessTree, type ProcConnectorEvent, type ProcessTree } from './process-tree.ts';
 import type { AgentModule, ModuleContext } from './modules.ts';
 import { createResponder } from './response.ts';
+import { shouldQuarantine } from './quarantine/quarantine-policy.ts';
 import type { LinuxSensors } from '@yamori/sensor-linux';
 import type { ExecAnswer, ExecRequest, Sensors } from './sensors.ts';
 import { FILES, loadCursors, saveCursors, saveStatus, type Cursors } from './state.ts';
@@ -69,8 +71,12 @@ export interface AgentDeps {
   engines?: ExecEngine[];
   /** Protection modules that act after a program started (behaviour, exploit, ransomware …). */
   modules?: AgentModule[];
-  /** Quarantine a file for a module's quarantine_file response; returns a detail line. */
-  quarantine?: (path: string, reason: string) => Promise<string>;
+  /**
+   * Quarantine a file (a module's quarantine_file response, or a malicious file denied at exec
+   * when the policy says quarantineOnMalicious); refuses when the content is no longer
+   * `expectedSha256`. Returns a detail line.
+   */
+  quarantine?: (path: string, reason: string, expectedSha256?: string) => Promise<string>;
   queue?: EventQueue;
   policyStore?: PolicyStore;
   verdictCache?: VerdictCache;
@@ -334,7 +340,9 @@ export function createAgent(deps: AgentDeps): Agent {
         process: proc ? { ...proc, executable: req.path, ...(sha256 ? { hash: { sha256 } } : {}) } : { entity_id: '', pid: req.pid, executable: req.path },
         file: { path: req.path, name: req.path.slice(req.path.lastIndexOf('/') + 1), ...(sha256 ? { hash: { sha256 } } : {}) },
       });
-      record([event]);
+      if (detection === d.detection && !d.allow && sha256 && d.verdict && deps.quarantine && shouldQuarantine(policy, d.verdict)) {
+        quarantineDenied(event, req.path, sha256, deps.quarantine);
+      } else record([event]);
     }
     if (d.popup) sensors.notifier?.popup(policy.popup[deps.language ?? 'en'], { pid: req.pid, path: req.path });
     if (d.allow) {
@@ -343,6 +351,26 @@ export function createAgent(deps: AgentDeps): Agent {
       else if (sha256) tree.noteExecHash(req.pid, req.path, sha256);
     }
     return { allow: d.allow, cache: d.cache };
+  }
+
+  /**
+   * A malicious file denied at exec is moved into quarantine once the gate has its answer (the
+   * exec is never held for it), so it cannot be run, copied or picked up again; the alert says
+   * whether that worked.
+   */
+  function quarantineDenied(event: DetectionEvent, path: string, sha256: string, quarantine: NonNullable<AgentDeps['quarantine']>): void {
+    setImmediate(() => {
+      quarantine(path, `${event.rule.id}: ${event.rule.name} (denied at exec)`, sha256).then(
+        (detail) => {
+          event.yamori.action = 'quarantine_file';
+          event.yamori.reasons = [...(event.yamori.reasons ?? []), `exec denied; ${detail}`].slice(0, 64);
+        },
+        (err: unknown) => {
+          event.yamori.reasons = [...(event.yamori.reasons ?? []), `quarantine failed: ${(err as Error).message}`.slice(0, 1024)].slice(0, 64);
+          log('warn', 'cannot quarantine a file denied at exec', { path, error: (err as Error).message });
+        },
+      ).finally(() => record([event]));
+    });
   }
 
   // ---------- modules ----------

@@ -18,7 +18,7 @@ export interface ResponderDeps {
   tree: ProcessTree;
   kill: KillFn;
   isolation: Isolation;
-  quarantine?: ((path: string, reason: string) => Promise<string>) | undefined;
+  quarantine?: ((path: string, reason: string, expectedSha256?: string) => Promise<string>) | undefined;
   notifier?: Notifier | undefined;
   record: (events: DetectionEvent[]) => void;
   log: Log;
@@ -73,7 +73,7 @@ export function createResponder(deps: ResponderDeps): (d: Detection) => Promise<
           case 'quarantine_file': {
             if (!d.file?.path) throw new Error('no file to quarantine');
             if (!deps.quarantine) throw new Error('quarantine store unavailable');
-            return deps.quarantine(d.file.path, `${d.rule.id}: ${d.rule.name}`);
+            return deps.quarantine(d.file.path, `${d.rule.id}: ${d.rule.name}`, d.file.hash?.sha256);
           }
           case 'isolate_host':
             return deps.isolation.isolate([]);

@@ -220,6 +220,25 @@ describe('YARA end to end: pack uploaded through the API, real agent, real exec 
     assert.ok(found.names.some((n) => n.endsWith(':E2E_Marker')), found.names.join(', '));
   });
 
+  it("the server's quarantine command moves the file into the agent's store, and restore brings it back byte for byte", async () => {
+    const hit = makeBin('marked-quarantine', true);
+    const before = readFileSync(hit.path);
+    const command = async (params: Record<string, unknown>) => {
+      const cmd = (await api('POST', `/agents/${agentId}/commands`, { type: 'quarantine', params })).json<{ id: string }>();
+      return waitFor('the quarantine command result', async () =>
+        (await api('GET', `/agents/${agentId}/commands`)).json<Array<{ id: string; status: string; output: string | null }>>().find((c) => c.id === cmd.id && c.status !== 'pending'),
+      );
+    };
+    const q = await command({ path: hit.path, sha256: hit.sha, reason: 'e2e' });
+    assert.equal(q.status, 'done', q.output ?? '');
+    const entry = JSON.parse(q.output ?? '{}') as { id: string; originalPath: string; sha256: string };
+    assert.equal(entry.originalPath, hit.path);
+    assert.equal(existsSync(hit.path), false, 'moved away');
+    const r = await command({ action: 'restore', id: entry.id });
+    assert.equal(r.status, 'done', r.output ?? '');
+    assert.deepEqual(readFileSync(hit.path), before);
+  });
+
   it('monitor mode: the matching file runs and a "would have blocked" alert names the rule', async () => {
     await deploy((p) => (p.modules.malware.mode = 'monitor'));
     const hit = makeBin('marked-monitor', true);

@@ -10,6 +10,8 @@ import {
   collectHostFacts,
   createAgent,
   createAgentClient,
+  createQuarantineCommandHandler,
+  openQuarantineStore,
   createDefaultModules,
   createFileEngine,
   createYaraRules,
@@ -32,6 +34,7 @@ import {
   writeFileAtomic,
   type ExecEngine,
   type LinuxSensorSet,
+  type QuarantineStore,
   type Sensors,
 } from '@yamori/agent';
 
@@ -187,6 +190,10 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
   // Tenant YARA packs: fetched when the check-in names a new revision; a new set re-opens the kernel's exec cache.
   const yara = createYaraRules({ stateDir, client, log: defaultLog, onRulesChanged: () => sensors.execGate?.flush() });
   if (!yara.available) err(`warning: YARA rules off: ${yara.state().reason ?? 'libyara unavailable'}`);
+  // The quarantine store sits in the state directory (the default one is DEFAULT_QUARANTINE_DIR,
+  // which `yamori quarantine` opens); opened on first use.
+  let store: Promise<QuarantineStore> | undefined;
+  const quarantineStore = (): Promise<QuarantineStore> => (store ??= openQuarantineStore(join(stateDir, 'quarantine')));
   const agent = createAgent({
     stateDir,
     client,
@@ -198,7 +205,17 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
     engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {}), yara.engine],
     ...(yara.available ? { yara } : {}),
     // The server's on-demand `scan` command, with the tenant's YARA packs in force.
-    commandHandlers: { scan: createScanCommandHandler({ engines: () => ({ yara: yara.ruleset(), yaraOptions: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000 } }) }) },
+    commandHandlers: {
+      scan: createScanCommandHandler({
+        engines: () => ({ yara: yara.ruleset(), yaraOptions: { maxBytes: 64 * 1024 * 1024, timeoutMs: 30_000 } }),
+        quarantineStore,
+      }),
+      quarantine: createQuarantineCommandHandler(quarantineStore),
+    },
+    quarantine: async (path, reason, expectedSha256) => {
+      const e = await (await quarantineStore()).quarantine(path, { reason, source: 'agent', ...(expectedSha256 ? { expectedSha256 } : {}) });
+      return `quarantined as ${e.id}`;
+    },
     log: defaultLog,
     onRestartRequested: (reason) => {
       restartReason = reason;
