@@ -25,6 +25,8 @@ import { agentApiRoutes } from './modules/agent-api/routes.ts';
 import { verdictRoutes } from './modules/verdicts/routes.ts';
 import { huntRoutes } from './modules/hunts/routes.ts';
 import { yaraPackRoutes } from './modules/yara/routes.ts';
+import { serverRuleRoutes } from './modules/server-rules/routes.ts';
+import { createServerRuleEvaluator, type ServerRuleEvaluator } from './modules/server-rules/service.ts';
 import type { IntelClient } from './modules/intel/intel-client.ts';
 
 export interface AppDeps {
@@ -45,6 +47,8 @@ export interface App {
   routes: ReadonlyArray<{ method: string; url: string }>;
   wakeups: WakeupHub;
   metrics: Metrics;
+  /** Server-side Sigma evaluation of ingested batches (tests await `idle()`). */
+  serverRules: ServerRuleEvaluator;
 }
 
 /** Builds the whole server: every domain plugin registered explicitly, so this file shows its shape. */
@@ -71,6 +75,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const metrics = createMetrics();
   const wakeups = createWakeupHub(deps.database.notifier);
   app.addHook('onClose', async () => wakeups.close());
+  const serverRules = createServerRuleEvaluator({ db, now, log: app.log, metrics });
+  // Batches already acknowledged are evaluated before the database goes away.
+  app.addHook('onClose', async () => serverRules.idle());
   app.addHook('onResponse', async (req, reply) => {
     metrics.http.observe({ method: req.method, route: req.routeOptions.url ?? 'unknown', status: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });
@@ -110,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         now,
         wakeups,
         metrics,
+        serverRules,
         maxLongPollS: config.maxLongPollS,
         maxBodyBytes: config.maxBodyBytes,
         maxInflatedBytes: config.maxInflatedBytes,
@@ -142,6 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await t.register(verdictRoutes, { db, now, wakeups });
           await t.register(huntRoutes, { prefix: '/hunts', now });
           await t.register(yaraPackRoutes, { prefix: '/yara-packs', now, wakeups });
+          await t.register(serverRuleRoutes, { prefix: '/server-rules', now });
         },
         { prefix: '/tenants/:tenantId' },
       );
@@ -150,5 +159,5 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   );
 
   await app.ready();
-  return { app, routes, wakeups, metrics };
+  return { app, routes, wakeups, metrics, serverRules };
 }

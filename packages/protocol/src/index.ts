@@ -7,3 +7,4 @@ export * from './validate.ts';
 export * from './intel-api.ts';
 export * from './enrollment-token.ts';
 export * from './yara-packs.ts';
+export * from './server-rules.ts';

@@ -30,6 +30,7 @@ import { installAgentAuth } from '../auth/authenticate.ts';
 import { createCheckinService } from './checkin-service.ts';
 import type { Metrics } from '../../lib/metrics.ts';
 import type { IntelClient } from '../intel/intel-client.ts';
+import type { ServerRuleEvaluator } from '../server-rules/service.ts';
 import { uploadDecision } from '@yamori/detection';
 import { deployedPolicyForGroup } from '../policies/policy-repository.ts';
 import { applyVerdict } from '../verdicts/service.ts';
@@ -44,6 +45,8 @@ export interface AgentApiOptions {
   now: Clock;
   wakeups: WakeupHub;
   metrics: Metrics;
+  /** The tenants' server rules, run over every committed batch after its ack. */
+  serverRules: ServerRuleEvaluator;
   maxLongPollS: number;
   maxBodyBytes: number;
   maxInflatedBytes: number;
@@ -131,6 +134,8 @@ export const agentApiRoutes: FastifyPluginAsyncTypebox<AgentApiOptions> = async 
       metrics.batches.inc({ result: result.duplicate ? 'duplicate' : 'accepted' });
       if (!result.duplicate) metrics.events.inc(result.accepted);
       metrics.alertsCreated.inc(result.alertsCreated);
+      // Server rules see the batch only once it is stored, and never hold up or fail the ack.
+      if (!result.duplicate) await opts.serverRules.submit(agent, events);
       return { batchId: result.batchId, accepted: result.accepted, duplicate: result.duplicate };
     },
   );

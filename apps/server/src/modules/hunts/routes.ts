@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { compileSigmaRules, parseSigmaRule } from '@yamori/detection';
-import { InvalidInputError } from '../../lib/errors.ts';
 import { tenantOf } from '../../lib/request-context.ts';
 import type { Clock } from '../../lib/time.ts';
+import { compileOneSigmaRuleOrThrow } from '../server-rules/rule-compile.ts';
 
 const MAX_SCANNED = 200_000;
 const PAGE = 2000;
@@ -40,11 +39,7 @@ export const huntRoutes: FastifyPluginAsyncTypebox<{ now: Clock }> = async (app,
       },
     },
     async (req) => {
-      const parsed = parseSigmaRule(req.body.rule, 'hunt.yml');
-      if (!parsed.ok) throw new InvalidInputError(`rule rejected: line ${parsed.error.line ?? '?'}: ${parsed.error.reason}`);
-      const { engine, errors } = compileSigmaRules([parsed.rule]);
-      const err = errors[0];
-      if (err) throw new InvalidInputError(`rule rejected: line ${err.line ?? '?'}: ${err.reason}`);
+      const { rule, engine } = compileOneSigmaRuleOrThrow(req.body.rule, 'hunt.yml');
       const r = tenantOf(req).repos;
       const max = req.body.maxEvents ?? 50_000;
       const limit = req.body.limit ?? 100;
@@ -62,7 +57,7 @@ export const huntRoutes: FastifyPluginAsyncTypebox<{ now: Clock }> = async (app,
         scanned += rows.length;
         cursor = rows.at(-1)?.id;
       }
-      return { rule: { id: parsed.rule.id, title: parsed.rule.title }, scanned, matches };
+      return { rule: { id: rule.id, title: rule.title }, scanned, matches };
     },
   );
 };
