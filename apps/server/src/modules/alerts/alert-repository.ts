@@ -42,6 +42,8 @@ export interface NewAlert {
   sha256: string | null;
   at: number;
   event: unknown;
+  /** Several sightings at once (a batch's matches of one key): how many, and the last one's time. */
+  repeats?: { count: number; lastAt: number };
 }
 
 export interface AlertFilter {
@@ -61,6 +63,8 @@ export function alertRepository(db: Kysely<DB>, tenantId: string) {
      * Returns whether a new alert was created.
      */
     async record(a: NewAlert, windowMs: number): Promise<{ id: string; created: boolean }> {
+      const times = a.repeats?.count ?? 1;
+      const lastAt = Math.max(a.at, a.repeats?.lastAt ?? a.at);
       const open = await db
         .selectFrom('alerts')
         .select(['id', 'last_seen'])
@@ -73,7 +77,7 @@ export function alertRepository(db: Kysely<DB>, tenantId: string) {
       if (open) {
         await db
           .updateTable('alerts')
-          .set((e) => ({ count: e('count', '+', 1), last_seen: Math.max(open.last_seen, a.at) }))
+          .set((e) => ({ count: e('count', '+', times), last_seen: Math.max(open.last_seen, lastAt) }))
           .where('id', '=', open.id)
           .execute();
         return { id: open.id, created: false };
@@ -95,9 +99,9 @@ export function alertRepository(db: Kysely<DB>, tenantId: string) {
           severity: a.severity,
           process_executable: a.processExecutable,
           sha256: a.sha256,
-          count: 1,
+          count: times,
           first_seen: a.at,
-          last_seen: a.at,
+          last_seen: lastAt,
           status: 'new',
           resolution: null,
           assignee: null,

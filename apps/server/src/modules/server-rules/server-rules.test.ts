@@ -73,22 +73,28 @@ for (const kind of TEST_DIALECTS) {
       assert.equal(ev.yamori.outcome, 'detected');
       assert.equal(ev.process.command_line, SHELL.command_line);
 
-      // The same rule on the same host and program within the window adds to that alert.
+      // The same rule on the same host and program within the window adds to that alert, also
+      // several times in one batch.
       await postEvents(h.app, a.auth, [processEvent(4, SHELL)]);
       alerts = await alertsOf(h);
       assert.equal(alerts.length, 1);
       assert.equal(alerts[0]?.count, 2);
+      await postEvents(h.app, a.auth, [processEvent(40, SHELL), processEvent(41, SHELL), processEvent(42, SHELL)]);
+      alerts = await alertsOf(h);
+      assert.equal(alerts.length, 1);
+      assert.equal(alerts[0]?.count, 5);
+      assert.equal(alerts[0]?.lastSeen, processEvent(42)['@timestamp']);
 
       // A resent batch (same id) is not evaluated twice.
       const batchId = crypto.randomUUID();
       await postEvents(h.app, a.auth, [processEvent(5, SHELL)], batchId);
       await postEvents(h.app, a.auth, [processEvent(5, SHELL)], batchId);
-      assert.equal((await alertsOf(h))[0]?.count, 3);
+      assert.equal((await alertsOf(h))[0]?.count, 6);
 
       // The agents' own detections are never evaluated (rules must not fire on alerts).
       const det = { ...detectionEvent('agent-rule'), process: { entity_id: 'p9', pid: 9, executable: '/usr/bin/bash', command_line: SHELL.command_line } };
       assert.equal((await postEvents(h.app, a.auth, [det])).statusCode, 200);
-      assert.equal((await alertsOf(h))[0]?.count, 3);
+      assert.equal((await alertsOf(h))[0]?.count, 6);
 
       // Disabled: no more alerts; enabled again: they come back.
       const off = await req('PATCH', `${base}/${s.id}`, { enabled: false });
@@ -96,17 +102,17 @@ for (const kind of TEST_DIALECTS) {
       assert.equal((off.json() as ServerRuleSummary).enabled, false);
       assert.equal((off.json() as ServerRuleSummary).version, 2);
       await postEvents(h.app, a.auth, [processEvent(6, SHELL)]);
-      assert.equal((await alertsOf(h))[0]?.count, 3);
+      assert.equal((await alertsOf(h))[0]?.count, 6);
       await req('PATCH', `${base}/${s.id}`, { enabled: true });
       await postEvents(h.app, a.auth, [processEvent(7, SHELL)]);
-      assert.equal((await alertsOf(h))[0]?.count, 4);
+      assert.equal((await alertsOf(h))[0]?.count, 7);
 
       // Deleted: no more alerts.
       assert.equal((await req('DELETE', `${base}/${s.id}`)).statusCode, 204);
       assert.equal((await req('GET', `${base}/${s.id}`)).statusCode, 404);
       assert.equal((await req('DELETE', `${base}/${s.id}`)).statusCode, 404);
       await postEvents(h.app, a.auth, [processEvent(8, SHELL)]);
-      assert.equal((await alertsOf(h))[0]?.count, 4);
+      assert.equal((await alertsOf(h))[0]?.count, 7);
 
       const { items } = (await req('GET', `/api/v1/tenants/${h.tenantId}/audit?limit=50`)).json() as { items: Array<{ action: string; target: string }> };
       assert.deepEqual(

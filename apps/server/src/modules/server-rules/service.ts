@@ -91,13 +91,22 @@ export function createServerRuleEvaluator(deps: ServerRuleEvaluatorDeps): Server
     const engine = await engineFor(agent.tenantId);
     if (!engine) return 0;
     const at = now();
-    const alerts: NewAlert[] = [];
-    for (const e of candidates) for (const m of engine.match(e)) alerts.push(alertFromRuleMatch(m, e, agent, at));
-    if (alerts.length === 0) return 0;
+    // One alert write per dedup key and batch: a noisy rule matching hundreds of events of a
+    // batch costs one write, not hundreds.
+    const byKey = new Map<string, NewAlert>();
+    for (const e of candidates) {
+      for (const m of engine.match(e)) {
+        const a = alertFromRuleMatch(m, e, agent, at);
+        const seen = byKey.get(a.dedupKey);
+        if (!seen) byKey.set(a.dedupKey, a);
+        else seen.repeats = { count: (seen.repeats?.count ?? 1) + 1, lastAt: Math.max(seen.repeats?.lastAt ?? seen.at, a.at) };
+      }
+    }
+    if (byKey.size === 0) return 0;
     return inTenantTransaction(db, agent.tenantId, async (r) => {
       const windowMs = (await r.settings.get()).alertDedupWindowMinutes * 60_000;
       let created = 0;
-      for (const a of alerts) if ((await r.alerts.record(a, windowMs)).created) created++;
+      for (const a of byKey.values()) if ((await r.alerts.record(a, windowMs)).created) created++;
       return created;
     });
   };
