@@ -1,9 +1,12 @@
-// `npm run bench -- ingest [--seconds 15] [--agents 16] [--batch 1000] [--idle 5000] [--only sqlite|postgres]`
+// `npm run bench -- ingest [--seconds 15] [--agents 16] [--batch 1000] [--idle 5000] [--only sqlite|postgres] [--server-rules N]`
 //
 // Simulated agents over real HTTPS (event batches and long-polls) against one server process
 // (`yamori up` on SQLite, `yamori server` on PostgreSQL). Prints committed events/s for each
 // database and its ratio to the raw bulk-insert rate of the same database measured in this run,
 // then the server's RSS while N idle agents hold long-polls. Last line: one JSON object.
+// --server-rules N: the tenant holds N server rules (Yamori's Sigma pack, then the SigmaHQ Linux
+// corpus) before ingest starts, so every batch is also evaluated on the server (bench/server-rules.ts
+// measures that cost alone, with less noise).
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -16,6 +19,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { createTestDatabase } from '@yamori/db';
 import { consoleSession, startYamori, type ServerProcess } from '../apps/cli/src/test-support.ts';
+import { sampleEvent, sigmaRuleFiles } from './sample-events.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -25,34 +29,14 @@ const { values: args } = parseArgs({
     idle: { type: 'string', default: '5000' },
     only: { type: 'string' },
     'idle-http': { type: 'boolean', default: false },
+    'server-rules': { type: 'string', default: '0' },
   },
 });
 const SECONDS = Number(args.seconds);
 const AGENTS = Number(args.agents);
 const BATCH = Number(args.batch);
 const IDLE = Number(args.idle);
-
-function sampleEvent(i: number) {
-  const bins = ['/usr/bin/bash', '/usr/bin/python3.11', '/usr/sbin/sshd', '/usr/bin/curl', '/usr/lib/systemd/systemd-journald'];
-  const exe = bins[i % bins.length] ?? '/usr/bin/true';
-  return {
-    '@timestamp': new Date(Date.now() + i).toISOString(),
-    event: { id: randomUUID(), dataset: 'yamori.process', kind: 'event', category: ['process'], type: ['start'], action: 'exec' },
-    process: {
-      entity_id: `ent-${i}`,
-      pid: 1000 + (i % 30000),
-      ppid: 1,
-      name: exe.split('/').pop(),
-      executable: exe,
-      args: [exe, '-c', `echo job ${i}`],
-      command_line: `${exe} -c "echo job ${i}"`,
-      working_directory: '/home/alice',
-      hash: { sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' },
-      user: { id: '1000', name: 'alice' },
-      parent: { entity_id: 'ent-parent', pid: 1, executable: '/usr/lib/systemd/systemd' },
-    },
-  };
-}
+const SERVER_RULES = Number(args['server-rules']);
 
 interface Enrolled {
   agentId: string;
@@ -108,6 +92,19 @@ async function enrollMany(server: ServerProcess, ca: string, n: number): Promise
   await Promise.all(Array.from({ length: 32 }, worker));
   agent.destroy();
   return out;
+}
+
+/** Pushes up to n Sigma rules as the tenant's server rules; returns how many the server took. */
+async function pushServerRules(server: ServerProcess, ca: string, n: number): Promise<number> {
+  if (n <= 0) return 0;
+  const s = await consoleSession(server.url, ca, 'admin@yamori.local', server.password ?? '');
+  let taken = 0;
+  for (const f of sigmaRuleFiles()) {
+    if (taken >= n) break;
+    // Rules the server refuses (correlations, unmapped log sources, no id) are simply not counted.
+    if ((await s.api('POST', '/server-rules', { source: readFileSync(f, 'utf8') })).status === 201) taken++;
+  }
+  return taken;
 }
 
 async function ingestRate(server: ServerProcess, ca: string): Promise<number> {
@@ -202,6 +199,7 @@ async function idleRss(server: ServerProcess, ca: string): Promise<{ agents: num
 }
 
 const result: Record<string, number | null> = {
+  server_rules: null,
   sqlite_events_per_s: null,
   sqlite_ratio_to_raw: null,
   postgres_events_per_s: null,
@@ -220,7 +218,9 @@ for (const kind of ['sqlite', 'postgres'] as const) {
   );
   try {
     const ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
-    console.log(`${kind}: ${AGENTS} agents sending ${BATCH}-event gzip batches over HTTPS for ${SECONDS} s …`);
+    const rules = await pushServerRules(server, ca, SERVER_RULES);
+    result['server_rules'] = rules;
+    console.log(`${kind}: ${AGENTS} agents sending ${BATCH}-event gzip batches over HTTPS for ${SECONDS} s, ${rules} server rules …`);
     const rate = await ingestRate(server, ca);
     const raw = await rawInsertRate(kind, rawDb?.url ?? '');
     console.log(`${kind}: committed ${Math.round(rate)} events/s through the API; raw bulk insert ${Math.round(raw)} rows/s; ratio ${(rate / raw).toFixed(2)}`);
