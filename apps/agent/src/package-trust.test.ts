@@ -43,3 +43,41 @@ test("this machine's /usr/bin/ls is trusted through the real dpkg database", { s
   assert.deepEqual(await trust.check('/usr/bin/ls'), { package: 'coreutils', digestMatches: true });
   assert.deepEqual(await trust.check('/bin/ls'), { package: 'coreutils', digestMatches: true }, 'merged /usr: /bin/ls is the same file');
 });
+
+test('many packages: each path answers with its own package and digest; a path listed twice counts once', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'yamori-dpkg-'));
+  try {
+    const info = join(root, 'var/lib/dpkg/info');
+    mkdirSync(info, { recursive: true });
+    const md5 = (s: string) => createHash('md5').update(s).digest('hex');
+    // 3 × 8,000 paths (more than the table's first allocation); the md5sums name paths under root, as above
+    const dir = (p: string) => join(root, 'usr/lib', p);
+    for (const p of ['alpha', 'beta', 'gamma']) {
+      mkdirSync(dir(p), { recursive: true });
+      const lines = Array.from(
+        { length: 8000 },
+        (_, i) => `${md5(`${p}-${i}`)}  ${join(dir(p), `f${i}`).slice(1)}\n`,
+      );
+      writeFileSync(join(info, `${p === 'gamma' ? 'gamma:amd64' : p}.md5sums`), lines.join(''));
+      writeFileSync(join(dir(p), 'f7'), `${p}-7`);
+      writeFileSync(join(dir(p), 'f8'), 'patched');
+    }
+    const shared = join(dir('alpha'), 'f7').slice(1);
+    writeFileSync(join(info, 'again.md5sums'), `${md5('alpha-7')}  ${shared}\n`);
+    const trust = createPackageTrust({ root });
+    await trust.refresh();
+    assert.equal(trust.size, 3 * 8000, 'a path in two md5sums files is one entry');
+    assert.deepEqual(await trust.check(join(dir('beta'), 'f7')), { package: 'beta', digestMatches: true });
+    assert.deepEqual(
+      await trust.check(join(dir('gamma'), 'f7')),
+      { package: 'gamma', digestMatches: true },
+      'the architecture qualifier is not part of the name',
+    );
+    assert.deepEqual(await trust.check(join(dir('gamma'), 'f8')), { package: 'gamma', digestMatches: false });
+    assert.ok(['alpha', 'again'].includes((await trust.check(join(dir('alpha'), 'f7')))?.package ?? ''));
+    assert.equal(await trust.check(join(dir('alpha'), 'f8000')), undefined);
+    assert.equal(await trust.check(join(root, 'usr/lib/nobody/f1')), undefined);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync, createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -49,26 +49,125 @@ function md5Of(path: string, fd: number | undefined): Promise<string> {
   });
 }
 
+/**
+ * The loaded database, compact: dpkg lists tens to hundreds of thousands of executable paths, and
+ * a Map of path strings to `{ md5, pkg }` objects (which also kept every md5sums file's text alive
+ * through sliced strings) held 15 MB of heap for 42k paths. Here a path is a 64-bit digest keyed
+ * with a random salt per load, in one sorted array, with its md5 (16 bytes) and package number
+ * beside it: 28 bytes per path. Two different paths share a key with probability 2⁻⁶⁴ (the salt
+ * keeps anyone from choosing a path that does), so a lookup answers as the Map did.
+ */
+interface Table {
+  salt: string;
+  /** Sorted by (hi, lo), no duplicates; entry i is keyHi[i]·2³² + keyLo[i]. */
+  keyHi: Uint32Array;
+  keyLo: Uint32Array;
+  /** 16 bytes per entry. */
+  md5: Buffer;
+  pkg: Uint32Array;
+  packages: string[];
+}
+
+const EMPTY: Table = { salt: '', keyHi: new Uint32Array(0), keyLo: new Uint32Array(0), md5: Buffer.alloc(0), pkg: new Uint32Array(0), packages: [] };
+
+function pathKey(salt: string, path: string): bigint {
+  return hash('sha256', salt + path, 'buffer').readBigUInt64LE(0);
+}
+
+/** Index of `key` in the table, or -1. */
+function find(t: Table, key: bigint): number {
+  const hi = Number(key >> 32n);
+  const lo = Number(key & 0xffffffffn);
+  let a = 0;
+  let b = t.keyHi.length - 1;
+  while (a <= b) {
+    const m = (a + b) >>> 1;
+    const mh = t.keyHi[m] ?? 0;
+    const ml = t.keyLo[m] ?? 0;
+    if (mh === hi && ml === lo) return m;
+    if (mh < hi || (mh === hi && ml < lo)) a = m + 1;
+    else b = m - 1;
+  }
+  return -1;
+}
+
+/** Collects (path, md5, package) in load order; `build` makes the sorted table (a later path wins, as Map.set did). */
+function tableBuilder() {
+  const salt = randomBytes(16).toString('hex');
+  const packages: string[] = [];
+  let keys = new BigUint64Array(1 << 14);
+  let md5 = Buffer.alloc(16 << 14);
+  let pkg = new Uint32Array(1 << 14);
+  let n = 0;
+  return {
+    addPackage(name: string): number {
+      return packages.push(name) - 1;
+    },
+    add(path: string, md5Hex: string, pkgIndex: number): void {
+      if (n === keys.length) {
+        const k = new BigUint64Array(n * 2);
+        k.set(keys);
+        keys = k;
+        const m = Buffer.alloc(md5.length * 2);
+        md5.copy(m);
+        md5 = m;
+        const p = new Uint32Array(n * 2);
+        p.set(pkg);
+        pkg = p;
+      }
+      keys[n] = pathKey(salt, path);
+      md5.write(md5Hex, n * 16, 16, 'hex');
+      pkg[n] = pkgIndex;
+      n++;
+    },
+    async build(): Promise<Table> {
+      const sorted = keys.slice(0, n).sort();
+      let u = 0;
+      for (let i = 0; i < n; i++) if (i === 0 || sorted[i] !== sorted[u - 1]) sorted[u++] = sorted[i] ?? 0n;
+      const t: Table = {
+        salt,
+        keyHi: new Uint32Array(u),
+        keyLo: new Uint32Array(u),
+        md5: Buffer.alloc(u * 16),
+        pkg: new Uint32Array(u),
+        packages,
+      };
+      for (let i = 0; i < u; i++) {
+        const k = sorted[i] ?? 0n;
+        t.keyHi[i] = Number(k >> 32n);
+        t.keyLo[i] = Number(k & 0xffffffffn);
+      }
+      for (let i = 0; i < n; i++) {
+        const at = find(t, keys[i] ?? 0n);
+        md5.copy(t.md5, at * 16, i * 16, i * 16 + 16);
+        t.pkg[at] = pkg[i] ?? 0;
+        if (i % 20_000 === 19_999) await new Promise((r) => setImmediate(r));
+      }
+      return t;
+    },
+  };
+}
+
 export function createPackageTrust(options: { root?: string } = {}): PackageTrust {
   const root = options.root ?? '/';
   const infoDir = join(root, 'var/lib/dpkg/info');
   const statusFile = join(root, 'var/lib/dpkg/status');
-  let db = new Map<string, { md5: string; pkg: string }>();
+  let db = EMPTY;
   let loadedFor = -1;
   let loading: Promise<void> | undefined;
 
   async function load(): Promise<void> {
     const version = existsSync(statusFile) ? (await stat(statusFile)).mtimeMs : 0;
     if (version === loadedFor) return;
-    const next = new Map<string, { md5: string; pkg: string }>();
+    const next = tableBuilder();
     const files = existsSync(infoDir) ? (await readdir(infoDir)).filter((f) => f.endsWith('.md5sums')) : [];
     for (const f of files) {
-      const pkg = f.slice(0, -'.md5sums'.length).replace(/:.*$/, '');
-      for (const e of parseMd5sums(await readFile(join(infoDir, f), 'utf8'))) next.set(e.path, { md5: e.md5, pkg });
+      const pkg = next.addPackage(f.slice(0, -'.md5sums'.length).replace(/:.*$/, ''));
+      for (const e of parseMd5sums(await readFile(join(infoDir, f), 'utf8'))) next.add(e.path, e.md5, pkg);
       // Yield between packages: a full load never holds the event loop for long.
       await new Promise((r) => setImmediate(r));
     }
-    db = next;
+    db = await next.build();
     loadedFor = version;
   }
 
@@ -77,16 +176,18 @@ export function createPackageTrust(options: { root?: string } = {}): PackageTrus
       return loadedFor !== -1;
     },
     get size() {
-      return db.size;
+      return db.keyHi.length;
     },
     refresh() {
       loading ??= load().finally(() => (loading = undefined));
       return loading;
     },
     async check(path, fd) {
-      const entry = aliases(path).map((p) => db.get(p)).find((e) => e !== undefined);
-      if (!entry) return undefined;
-      return { package: entry.pkg, digestMatches: (await md5Of(path, fd)) === entry.md5 };
+      const t = db;
+      const at = aliases(path).map((p) => find(t, pathKey(t.salt, p))).find((i) => i !== -1);
+      if (at === undefined) return undefined;
+      const md5 = t.md5.toString('hex', at * 16, at * 16 + 16);
+      return { package: t.packages[t.pkg[at] ?? 0] ?? '', digestMatches: (await md5Of(path, fd)) === md5 };
     },
   };
 }
