@@ -10,7 +10,7 @@ const COMMANDS: Record<string, { module: string; fn: string; help: string }> = {
   agent: { module: 'agent', fn: 'agentCommand', help: 'the endpoint agent: enroll, run, status, install, uninstall' },
   scan: { module: 'scan', fn: 'scanCommand', help: 'scan files and directories for malware' },
   quarantine: { module: 'quarantine', fn: 'quarantineCommand', help: 'list, restore or delete quarantined files' },
-  sigma: { module: 'sigma', fn: 'sigmaCommand', help: 'check Sigma rules and test them against events' },
+  sigma: { module: 'sigma', fn: 'sigmaCommand', help: 'check Sigma rules, test them against events, push them to the server as server rules' },
   yara: { module: 'yara', fn: 'yaraCommand', help: "the tenant's YARA rule packs on a server: list, add, update, show, enable, disable, delete" },
   intel: { module: 'intel', fn: 'intelCommand', help: 'the threat intelligence service: serve, import, export, lookup' },
   sandbox: { module: 'sandbox', fn: 'sandboxCommand', help: 'detonation worker, or detonate one file' },

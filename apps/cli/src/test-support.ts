@@ -1,8 +1,13 @@
 // Helpers for end-to-end tests: the real `yamori` process, spoken to over real HTTPS.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createTestDatabase, openDatabase } from '@yamori/db';
+import { admin, bootstrapFirstRun, buildApp, loadConfig, serverMigrations, type DB } from '@yamori/server';
 
 export const YAMORI = join(import.meta.dirname, '..', 'bin', 'yamori.js');
 
@@ -102,4 +107,30 @@ export async function consoleSession(base: string, ca: string | null, email: str
     api: (method: string, path: string, body?: unknown) =>
       call(`${base}/api/v1/tenants/${tenantId}${path}`, { method, body, ca, headers: { cookie, 'x-csrf-token': csrf.csrfToken } }),
   };
+}
+
+/**
+ * The real server in this process on a real socket (plain HTTP, SQLite): a tenant with an admin
+ * API token (in `env`, as the CLI reads it) and a read-only one, and a scratch directory. All of it
+ * goes when the test ends.
+ */
+export async function serverOnSocket(t: { after: (fn: () => Promise<void> | void) => void }) {
+  const tdb = await createTestDatabase('sqlite');
+  const database = await openDatabase<DB>({ url: tdb.url, migrations: serverMigrations });
+  const first = await bootstrapFirstRun(database.db, Date.now());
+  if (!first) throw new Error('bootstrap did not run on an empty database');
+  const config = loadConfig({ dataDir: '/tmp/yamori-unused', databaseUrl: tdb.url, insecureHttp: true, publicUrl: 'http://127.0.0.1:1' });
+  const { app } = await buildApp({ database, config, ca: null });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  const token = (await admin.createApiToken(database.db, first.tenantId, { name: 'cli', role: 'admin', scope: 'write' })).secret;
+  const readOnly = (await admin.createApiToken(database.db, first.tenantId, { name: 'ro', role: 'admin', scope: 'read' })).secret;
+  const dir = mkdtempSync(join(tmpdir(), 'ymr-cli-'));
+  t.after(async () => {
+    await app.close();
+    await database.close();
+    await tdb.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return { env: { YAMORI_URL: url, YAMORI_TOKEN: token }, readOnly, dir };
 }

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { ServerRuleSummary } from '@yamori/protocol';
+import { serverOnSocket } from '../test-support.ts';
 import { runSigma } from './sigma.ts';
 
 function capture(): { io: { out: (t: string) => void; err: (t: string) => void }; out: string[]; err: string[] } {
@@ -73,4 +75,43 @@ void test('bad flags, subcommands and paths exit 2 with a clear message', async 
     assert.equal(await runSigma(args, c.io), 2, args.join(' '));
     assert.match(c.err.join('\n'), /yamori sigma: /);
   }
+});
+
+void test('push, list and rm the tenant\'s server rules; a refused rule is shown as file:line: reason and the others still go in', async (t) => {
+  const s = await serverOnSocket(t);
+  const run = async (args: string[], env: NodeJS.ProcessEnv = s.env) => {
+    const c = capture();
+    const code = await runSigma(args, { ...c.io, env });
+    return { code, out: c.out.join('\n'), err: c.err.join('\n') };
+  };
+  // rules/ holds nc.yml (good) and bad.yml (unknown field, no id).
+  const pushed = await run(['push', join(dir, 'rules')]);
+  assert.equal(pushed.code, 1, pushed.err);
+  assert.match(pushed.out, /pushed .*nc\.yml: Netcat exec \(cli-test-1\), enabled/);
+  assert.match(pushed.err, /bad\.yml:5: .*Nope/);
+  assert.match(pushed.out, /1 pushed, 1 refused$/);
+  const again = await run(['push', join(dir, 'rules/nc.yml'), '--json']);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /already exists/);
+
+  const list = await run(['list', '--json']);
+  assert.equal(list.code, 0, list.err);
+  const rules = JSON.parse(list.out) as ServerRuleSummary[];
+  assert.deepEqual(rules.map((r) => [r.sigmaId, r.title, r.level, r.enabled]), [['cli-test-1', 'Netcat exec', 'high', true]]);
+  assert.match((await run(['list'])).out, /enabled {3}high {10}cli-test-1 {2}Netcat exec$/);
+
+  const ro = await run(['rm', 'cli-test-1'], { ...s.env, YAMORI_TOKEN: s.readOnly });
+  assert.equal(ro.code, 1);
+  assert.match(ro.err, /read-only/);
+  const rm = await run(['rm', 'cli-test-1']);
+  assert.equal(rm.code, 0, rm.err);
+  assert.match(rm.out, /deleted server rule Netcat exec \(cli-test-1\)/);
+  assert.equal((await run(['list'])).out, 'no server rules');
+  assert.equal((await run(['rm', 'cli-test-1'])).code, 1);
+
+  const disabled = await run(['push', join(dir, 'rules/nc.yml'), '--disabled']);
+  assert.equal(disabled.code, 0, disabled.err);
+  assert.match(disabled.out, /, disabled/);
+  for (const args of [['push'], ['list', 'x'], ['rm'], ['push', join(dir, 'missing.yml')]]) assert.equal((await run(args)).code, 2, args.join(' '));
+  assert.equal((await run(['list'], { YAMORI_URL: s.env.YAMORI_URL })).code, 2, 'no token');
 });

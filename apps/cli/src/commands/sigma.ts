@@ -1,25 +1,41 @@
 /**
- * `yamori sigma …`: check rule packs and try them against recorded events.
+ * `yamori sigma …`: check rule packs and try them against recorded events; manage the tenant's
+ * server rules (Sigma rules the management server runs over every event batch it ingests).
  *
  *   sigma check PATH… [--json]               compile report: compiled/failed per category, each failure with file:line and reason
  *   sigma test RULES EVENTS.jsonl [--json]   which events (one ECS event per line) match which rules
  *   sigma synth RULES [--json]               one synthesized event per compiled rule (JSONL), for rule authors
+ *   sigma push FILE|DIR… [--disabled]        store each rule as a server rule (refusals as file:line: reason)
+ *   sigma list                               the tenant's server rules
+ *   sigma rm RULE                            delete a server rule (its id or its Sigma id)
  *
- * Exit codes: 0 ok, 1 some rules failed to compile or some event lines were unreadable, 2 usage.
+ * Exit codes: 0 ok, 1 some rules failed to compile, were refused by the server, or some event lines
+ * were unreadable, 2 usage.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadSigmaPack, synthesizeSigmaEvent, type SigmaRuleError } from '@yamori/detection';
+import type { ServerRuleSummary } from '@yamori/protocol';
+import { expandRuleFiles } from '../rule-files.ts';
+import { connectServerApi, ServerApiError, UsageProblem, type ServerApi, type ServerApiOptions } from '../server-api.ts';
 
 export interface Output {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
+  /** The environment server commands read YAMORI_URL, YAMORI_TOKEN… from (default: process.env). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 const USAGE = `usage:
   yamori sigma check PATH... [--json]
   yamori sigma test RULES EVENTS.jsonl [--json]
-  yamori sigma synth RULES [--json]`;
+  yamori sigma synth RULES [--json]
+  yamori sigma push FILE|DIR... [--disabled] [--json]
+  yamori sigma list [--json]
+  yamori sigma rm RULE [--json]
+
+push, list and rm act on the tenant's server rules. Server: --url URL --token TOKEN [--ca CA.pem]
+[--tenant ID] (or YAMORI_URL, YAMORI_TOKEN, YAMORI_CA, YAMORI_TENANT).`;
 
 const stdio: Output = {
   out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
@@ -41,7 +57,15 @@ export async function runSigma(args: readonly string[], io: Output): Promise<num
       args: [...args],
       allowPositionals: true,
       strict: true,
-      options: { json: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
+      options: {
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+        url: { type: 'string' },
+        token: { type: 'string' },
+        ca: { type: 'string' },
+        tenant: { type: 'string' },
+        disabled: { type: 'boolean', default: false },
+      },
     });
   } catch (e) {
     io.err(`yamori sigma: ${e instanceof Error ? e.message : String(e)}\n${USAGE}`);
@@ -64,6 +88,15 @@ export async function runSigma(args: readonly string[], io: Output): Promise<num
       case 'synth':
         if (paths.length !== 1) return usage(io, 'synth needs RULES');
         return await synth(paths[0] as string, io);
+      case 'push':
+      case 'list':
+      case 'rm': {
+        if (sub === 'push' && paths.length === 0) return usage(io, 'push needs at least one rule file or directory');
+        if (sub === 'list' && paths.length !== 0) return usage(io, 'list takes no arguments');
+        if (sub === 'rm' && paths.length !== 1) return usage(io, 'rm needs one RULE (its id or Sigma id)');
+        const v = parsed.values;
+        return await serverRules(sub, paths, { url: v.url, token: v.token, ca: v.ca, tenant: v.tenant }, { json, disabled: v.disabled === true }, io);
+      }
       default:
         return usage(io, sub === undefined ? 'missing subcommand' : `unknown subcommand '${sub}'`);
     }
@@ -166,4 +199,77 @@ async function synth(rules: string, io: Output): Promise<number> {
     }
   }
   return missing > 0 || pack.errors.length > 0 ? 1 : 0;
+}
+
+const RULE_FILE = /\.ya?ml$/i;
+
+async function resolveRule(api: ServerApi, ref: string): Promise<ServerRuleSummary> {
+  const rules = (await api.tenant('GET', '/server-rules')) as ServerRuleSummary[];
+  const r = rules.find((x) => x.id === ref) ?? rules.find((x) => x.sigmaId === ref);
+  if (!r) throw new ServerApiError(404, { code: 'not_found', message: `no server rule with id or Sigma id "${ref}" (yamori sigma list shows them)` }, 'sigma');
+  return r;
+}
+
+const ruleLine = (r: ServerRuleSummary) => `${r.id}  ${r.enabled ? 'enabled ' : 'disabled'}  ${r.level.padEnd(13)} ${r.sigmaId}  ${r.title}`;
+
+async function serverRules(
+  sub: 'push' | 'list' | 'rm',
+  paths: readonly string[],
+  server: ServerApiOptions,
+  o: { json: boolean; disabled: boolean },
+  io: Output,
+): Promise<number> {
+  const print = (human: string, data: unknown) => io.out(o.json ? JSON.stringify(data, null, 2) : human);
+  try {
+    const files = sub === 'push' ? (await expandRuleFiles(paths, RULE_FILE, '.yml or .yaml')).map((f) => f.path) : [];
+    const api = await connectServerApi(server, io.env ?? process.env);
+    if (sub === 'list') {
+      const rules = (await api.tenant('GET', '/server-rules')) as ServerRuleSummary[];
+      print(rules.length ? rules.map(ruleLine).join('\n') : 'no server rules', rules);
+      return 0;
+    }
+    if (sub === 'rm') {
+      const r = await resolveRule(api, paths[0] ?? '');
+      await api.tenant('DELETE', `/server-rules/${r.id}`);
+      print(`deleted server rule ${r.title} (${r.sigmaId})`, { deleted: r.id });
+      return 0;
+    }
+    // push: every file is tried; one refusal does not stop the others.
+    const pushed: ServerRuleSummary[] = [];
+    const refused: Array<{ file: string; status: number; message: string }> = [];
+    for (const file of files) {
+      let source: string;
+      try {
+        source = await readFile(file, 'utf8');
+      } catch (e) {
+        throw new UsageProblem(`cannot read ${file}: ${(e as Error).message}`);
+      }
+      try {
+        const r = (await api.tenant('POST', '/server-rules', { source, enabled: !o.disabled })) as ServerRuleSummary;
+        pushed.push(r);
+        if (!o.json) io.out(`pushed ${file}: ${r.title} (${r.sigmaId}), ${r.enabled ? 'enabled' : 'disabled'}`);
+      } catch (e) {
+        if (!(e instanceof ServerApiError) || e.status >= 500) throw e;
+        // The server says "line N: reason"; shown as file:N: reason, like sigma check.
+        const reasons = e.details.length ? e.details.map((d) => d.replace(/^line (\d+|\?): /, `${file}:$1: `)) : [`${file}: ${e.message}`];
+        for (const r of reasons) io.err(r);
+        refused.push({ file, status: e.status, message: reasons.join('; ') });
+      }
+    }
+    if (o.json) io.out(JSON.stringify({ pushed, refused }, null, 2));
+    else io.out(`${pushed.length} pushed, ${refused.length} refused`);
+    return refused.length ? 1 : 0;
+  } catch (e) {
+    if (e instanceof UsageProblem) {
+      io.err(`yamori sigma ${sub}: ${e.message}`);
+      return 2;
+    }
+    if (e instanceof ServerApiError) {
+      io.err(`yamori sigma ${sub}: ${e.message}`);
+      for (const d of e.details) io.err(`  ${d}`);
+      return 1;
+    }
+    io.err(`yamori sigma ${sub}: ${(e as Error).message}`);
+    return 1;
+  }
 }

@@ -1,38 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createTestDatabase, openDatabase } from '@yamori/db';
-import { admin, bootstrapFirstRun, buildApp, loadConfig, serverMigrations, type DB } from '@yamori/server';
+import { serverOnSocket as server } from '../test-support.ts';
 import { runYara } from './yara.ts';
 
 const RULE = 'rule Cli_Marker : cli { strings: $a = "cli-marker" condition: $a }\n';
 const OTHER = 'rule Cli_Other { strings: $b = "other" condition: $b }\n';
 const BROKEN = 'rule Cli_Fine { condition: true }\n\nrule Cli_Broken {\n  condition:\n    true and\n}\n';
-
-/** The real server on a real socket (plain HTTP), a tenant with an admin and a read-only token. */
-async function server(t: { after: (fn: () => Promise<void> | void) => void }) {
-  const tdb = await createTestDatabase('sqlite');
-  const database = await openDatabase<DB>({ url: tdb.url, migrations: serverMigrations });
-  const first = await bootstrapFirstRun(database.db, Date.now());
-  assert.ok(first);
-  const config = loadConfig({ dataDir: '/tmp/yamori-unused', databaseUrl: tdb.url, insecureHttp: true, publicUrl: 'http://127.0.0.1:1' });
-  const { app } = await buildApp({ database, config, ca: null });
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  const token = (await admin.createApiToken(database.db, first.tenantId, { name: 'cli', role: 'admin', scope: 'write' })).secret;
-  const readOnly = (await admin.createApiToken(database.db, first.tenantId, { name: 'ro', role: 'admin', scope: 'read' })).secret;
-  const dir = mkdtempSync(join(tmpdir(), 'ymr-yara-cli-'));
-  t.after(async () => {
-    await app.close();
-    await database.close();
-    await tdb.drop();
-    rmSync(dir, { recursive: true, force: true });
-  });
-  return { env: { YAMORI_URL: url, YAMORI_TOKEN: token }, readOnly, dir };
-}
 
 async function yara(args: string[], env: NodeJS.ProcessEnv) {
   const out: string[] = [];

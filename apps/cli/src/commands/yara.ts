@@ -4,10 +4,10 @@
  * Exit codes: 0 done, 1 the server refused or failed (compile errors are listed one per line),
  * 2 usage or local problems (missing flags, unreadable files).
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join, relative } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { YaraPack, YaraPackSummary, YaraRuleSource } from '@yamori/protocol';
+import { expandRuleFiles } from '../rule-files.ts';
 import { connectServerApi, ServerApiError, UsageProblem, type ServerApi } from '../server-api.ts';
 
 const USAGE = `usage: yamori yara COMMAND [options]
@@ -53,22 +53,7 @@ async function readRuleFiles(paths: readonly string[]): Promise<YaraRuleSource[]
     if (out.some((f) => f.name === clean)) throw new UsageProblem(`two files would both be named ${clean} in the pack: rename one`);
     out.push({ name: clean, source });
   };
-  for (const p of paths) {
-    let s;
-    try {
-      s = await stat(p);
-    } catch (e) {
-      throw new UsageProblem(`cannot read ${p}: ${(e as Error).message}`);
-    }
-    if (s.isDirectory()) {
-      const entries = (await readdir(p, { withFileTypes: true, recursive: true }))
-        .filter((e) => e.isFile() && RULE_EXT.test(e.name))
-        .map((e) => join(e.parentPath, e.name))
-        .sort();
-      if (entries.length === 0) throw new UsageProblem(`${p} holds no .yar or .yara files`);
-      for (const f of entries) await add(f, relative(p, f).replaceAll('/', '_'));
-    } else await add(p, basename(p));
-  }
+  for (const f of await expandRuleFiles(paths, RULE_EXT, '.yar or .yara')) await add(f.path, f.name.replaceAll('/', '_'));
   return out;
 }
 
