@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TEST_DIALECTS } from '@yamori/db';
 import type { Alert, ServerRule, ServerRuleSummary } from '@yamori/protocol';
+import { buildApp } from '../../app.ts';
+import { loadConfig } from '../../config.ts';
 import { detectionEvent, enrollAgent, login, postEvents, processEvent, startHarness, type Harness } from '../../test-support.ts';
 
 const RULE = `title: Reverse shell through bash /dev/tcp (server)
@@ -198,6 +200,40 @@ for (const kind of TEST_DIALECTS) {
       assert.equal((await alertsOf(h, B, bSession)).length, 1);
       assert.deepEqual(await alertsOf(h, A), []);
     } finally {
+      await h.close();
+    }
+  });
+}
+
+for (const kind of TEST_DIALECTS) {
+  test(`${kind}: server rules: a change made through one instance is in force on another instance's next batch`, async () => {
+    const h = await startHarness(kind);
+    const other = await buildApp({ database: h.database, config: loadConfig({ dataDir: '/tmp/yamori-unused', databaseUrl: 'sqlite::memory:', insecureHttp: true, publicUrl: 'http://127.0.0.1:1' }), ca: null });
+    try {
+      const base = `/api/v1/tenants/${h.tenantId}/server-rules`;
+      const a = await enrollAgent(h, h.owner, h.tenantId);
+      const count = async () => {
+        await other.serverRules.idle();
+        return (await alertsOf(h))[0]?.count ?? 0;
+      };
+      const id = ((await h.owner.request('POST', base, { source: RULE })).json() as ServerRuleSummary).id;
+      // The other instance compiles the tenant's rules at its first batch and caches them.
+      await postEvents(other.app, a.auth, [processEvent(1, SHELL)]);
+      assert.equal(await count(), 1);
+      await h.owner.request('PATCH', `${base}/${id}`, { enabled: false });
+      await postEvents(other.app, a.auth, [processEvent(2, SHELL)]);
+      assert.equal(await count(), 1, 'disabled through the first instance: the second no longer alerts');
+      await h.owner.request('PATCH', `${base}/${id}`, { enabled: true });
+      await postEvents(other.app, a.auth, [processEvent(3, SHELL)]);
+      assert.equal(await count(), 2);
+      await h.owner.request('DELETE', `${base}/${id}`);
+      await h.owner.request('POST', base, { source: OTHER });
+      await postEvents(other.app, a.auth, [processEvent(4, SHELL)]);
+      await other.serverRules.idle();
+      const alerts = await alertsOf(h);
+      assert.deepEqual(alerts.map((x) => [x.ruleId, x.count]).sort(), [['0c3a5f43-5e0c-4d7b-9d2e-server-rule-1', 2], ['0c3a5f43-5e0c-4d7b-9d2e-server-rule-2', 1]]);
+    } finally {
+      await other.app.close();
       await h.close();
     }
   });
