@@ -20,6 +20,8 @@ export interface ServerRuleEvaluatorDeps {
    * dropping detections.
    */
   maxPendingEvents?: number;
+  /** Tenants whose compiled engines stay cached (least recently used go first). */
+  maxCachedTenants?: number;
 }
 
 export interface ServerRuleEvaluator {
@@ -47,6 +49,7 @@ interface Compiled {
 export function createServerRuleEvaluator(deps: ServerRuleEvaluatorDeps): ServerRuleEvaluator {
   const { db, now, log, metrics } = deps;
   const maxPending = deps.maxPendingEvents ?? 20_000;
+  const maxCached = deps.maxCachedTenants ?? 1000;
   const cache = new Map<string, Compiled>();
   const compiling = new Map<string, Promise<Compiled>>();
   const inflight = new Set<Promise<void>>();
@@ -73,7 +76,12 @@ export function createServerRuleEvaluator(deps: ServerRuleEvaluatorDeps): Server
       return null;
     }
     const hit = cache.get(tenantId);
-    if (hit?.revision === revision) return hit.engine;
+    // Map order is the LRU order: a hit moves to the end, the first entry is the one to evict.
+    if (hit) cache.delete(tenantId);
+    if (hit?.revision === revision) {
+      cache.set(tenantId, hit);
+      return hit.engine;
+    }
     const key = `${tenantId}\n${revision}`;
     let job = compiling.get(key);
     if (!job) {
@@ -81,7 +89,9 @@ export function createServerRuleEvaluator(deps: ServerRuleEvaluatorDeps): Server
       compiling.set(key, job);
     }
     const fresh = await job;
+    cache.delete(tenantId);
     cache.set(tenantId, fresh);
+    if (cache.size > maxCached) cache.delete(cache.keys().next().value as string);
     return fresh.engine;
   }
 
