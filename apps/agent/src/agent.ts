@@ -347,7 +347,7 @@ export function createAgent(deps: AgentDeps): Agent {
     if (d.popup) sensors.notifier?.popup(policy.popup[deps.language ?? 'en'], { pid: req.pid, path: req.path });
     if (d.allow) {
       const c = req.capture;
-      if (c) tree.noteExec(req.pid, { path: req.path, sha256, ppid: c.ppid, uid: c.uid, gid: c.gid, argv: c.argv, cwd: c.cwd });
+      if (c) tree.noteExec(req.pid, { path: req.path, sha256, ppid: c.ppid, uid: c.uid, gid: c.gid, argv: c.argv, cwd: c.cwd, env: c.env });
       else if (sha256) tree.noteExecHash(req.pid, req.path, sha256);
     }
     return { allow: d.allow, cache: d.cache };

@@ -18,6 +18,7 @@ import { createNetEventSource } from './net-events.ts';
 import { createOverflowReporter } from './gate-overflow.ts';
 import { createPopupNotifier } from './notify/notifier.ts';
 import type { ProcConnectorEvent } from './process-tree.ts';
+import { WATCHED_ENV } from './proc-reader.ts';
 import type { EventSource, ExecAnswer, ExecGate, ExecRequest, Sensors } from './sensors.ts';
 
 /**
@@ -192,7 +193,7 @@ export function createExecGateAdapter(
     let answer: ExecAnswer | undefined;
     try {
       const known = hashes.get(fileKey(req));
-      const c = await captureExec(req, { hash: known === undefined });
+      const c = await captureExec(req, { hash: known === undefined, envNames: WATCHED_ENV });
       const sha256 = known ?? c.sha256;
       if (sha256) remember(req, sha256);
       answer = await decide({
@@ -201,7 +202,7 @@ export function createExecGateAdapter(
         sha256,
         fd: req.fd,
         deadline: req.deadline,
-        capture: { ppid: c.ppid, uid: c.uid, gid: c.gid, argv: c.argv, cwd: c.cwd, exe: c.exe || req.path },
+        capture: { ppid: c.ppid, uid: c.uid, gid: c.gid, argv: c.argv, cwd: c.cwd, exe: c.exe || req.path, env: c.env },
       });
     } catch (err) {
       decideErrors++;

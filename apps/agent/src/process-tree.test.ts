@@ -104,7 +104,7 @@ void test('a process gone before its exec event is recorded from the exec gate c
   tree.seed();
   tree.handle({ type: 'fork', pid: 300, ppid: 100, tgid: 300, startTicks: 950 });
   // the gate held the exec and read it; the process has exited by the time the exec event is handled
-  tree.noteExec(300, { path: '/opt/x/prog', sha256: 'd'.repeat(64), ppid: 100, uid: 1000, gid: 100, argv: ['/opt/x/prog', 'arg 1'], cwd: '/srv' });
+  tree.noteExec(300, { path: '/opt/x/prog', sha256: 'd'.repeat(64), ppid: 100, uid: 1000, gid: 100, argv: ['/opt/x/prog', 'arg 1'], cwd: '/srv', env: ['LD_PRELOAD=/tmp/x.so'] });
   const start = tree.handle({ type: 'exec', pid: 300 });
   assert.ok(start);
   parseWith(ProcessEvent, start, 'process event');
@@ -112,6 +112,7 @@ void test('a process gone before its exec event is recorded from the exec gate c
   assert.deepEqual(start.process.args, ['/opt/x/prog', 'arg 1']);
   assert.equal(start.process.hash?.sha256, 'd'.repeat(64));
   assert.equal(start.process.working_directory, '/srv');
+  assert.deepEqual(start.process.env_vars, ['LD_PRELOAD=/tmp/x.so'], 'the env the new image got, for the LD_PRELOAD rules');
   assert.equal(start.process.user?.id, '1000');
   assert.equal(start.process.entity_id, entityId('boot-1', 300, 950));
   assert.equal(start.process.parent?.executable, '/bin/sh');

@@ -65,6 +65,8 @@ export interface NotedExec {
   gid?: number | undefined;
   argv?: string[] | undefined;
   cwd?: string | undefined;
+  /** Watched environment variables of the new image, from the execve arguments. */
+  env?: string[] | undefined;
 }
 
 export interface ProcessTreeDeps {
@@ -224,6 +226,7 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
             if (pending?.argv && (n.exe === undefined || n.exe === pending.path)) {
               n.exe ??= pending.path;
               n.cwd ??= pending.cwd;
+              n.env ??= pending.env;
               if (n.argv.length === 0) n.argv = pending.argv;
             }
           } else if (pending?.argv) {
@@ -242,7 +245,7 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
               cwd: pending.cwd ?? known?.cwd,
               uid: pending.uid ?? known?.uid,
               gid: pending.gid ?? known?.gid,
-              env: undefined,
+              env: pending.env,
               parentEntityId: known?.parentEntityId ?? parent?.entityId,
               reported: true,
             };

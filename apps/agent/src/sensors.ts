@@ -34,6 +34,8 @@ export interface ExecCaptureInfo {
   cwd: string;
   /** The file being executed. */
   exe: string;
+  /** Watched environment variables (LD_PRELOAD …) the new image gets, as NAME=value. */
+  env?: string[] | undefined;
 }
 
 export interface ExecAnswer {

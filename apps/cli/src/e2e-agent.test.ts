@@ -325,6 +325,14 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
     assert.deepEqual(pre, { code: 0, signal: null }, 'an alert-only rule stops nothing');
     const ld = await waitFor('the LD_PRELOAD alert', async () => (await alerts()).find((x) => x.ruleId === LD_PRELOAD_RULE && x.mode === 'block'));
     assert.equal(ld.processExecutable, '/usr/bin/sleep');
+    // a program that is gone before /proc/<pid>/environ can be read: the exec gate read its
+    // LD_PRELOAD from the execve arguments while the exec was held
+    const quick = makeBin('preloaded-true');
+    assert.deepEqual(await runFor(quick.path, [], { LD_PRELOAD: '/nonexistent/libyamori-e2e-quick.so' }, 15_000), { code: 0, signal: null });
+    const quickAlert = await waitFor('the LD_PRELOAD alert for a short-lived program', async () =>
+      (await alerts()).find((x) => x.ruleId === LD_PRELOAD_RULE && x.processExecutable === quick.path),
+    );
+    assert.equal(quickAlert.mode, 'block');
   });
 
   it('behaviour, monitor mode: the same actions run and "would have" alerts reach the server', async () => {

@@ -1,10 +1,19 @@
 // Capture who is exec'ing what while the exec is held by the gate: the process is blocked
-// inside execve(2), so /proc/<pid> is stable, and the new argv is still in the caller's
-// memory at the addresses given to the syscall (/proc/<pid>/task/<tid>/syscall). This is what
-// makes short-lived processes complete: the proc connector alone loses their argv.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, readFile, readdir, readlink } from 'node:fs/promises';
+// inside execve(2), so /proc/<pid> is stable, and the new argv and environment are still in the
+// caller's memory at the addresses given to the syscall (/proc/<pid>/task/<tid>/syscall). This
+// is what makes short-lived processes complete: the proc connector alone loses their argv, and
+// /proc/<pid>/environ of a process that already exited (or, while held, of the old image) does
+// not show an LD_PRELOAD set for the new program.
+//
+// Cost matters: every exec the kernel cache does not answer waits for this. The /proc files and
+// small executables are read synchronously (a few syscalls each; the libuv thread pool round
+// trip per read cost more than the reads). Memory of the exec'ing process is read synchronously
+// only where it cannot stall us: anonymous memory (stack, heap) and files on local disks. A
+// string in a file mapped from FUSE or a network filesystem could make the read wait on a server
+// the caller controls, so those are read through the thread pool, as before.
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 export interface ExecCapture {
   pid: number;
@@ -15,6 +24,11 @@ export interface ExecCapture {
   /** The new program's argv ('execve'), or the old image's cmdline when it could not be read ('cmdline'). */
   argv: string[];
   argvSource: 'execve' | 'cmdline';
+  /**
+   * The new program's environment variables named in `envNames` (NAME=value), read from the
+   * execve arguments; absent when none is set or the arguments could not be read.
+   */
+  env?: string[];
   cwd: string;
   /** The file being executed (from the event fd). */
   exe: string;
@@ -24,81 +38,258 @@ export interface ExecCapture {
   sha256?: string;
 }
 
+export interface CaptureOptions {
+  /** Hash the executable (default true). */
+  hash?: boolean;
+  /** Environment variables to capture (default none). */
+  envNames?: readonly string[];
+}
+
 const SYS_EXECVE = 59; // x86_64
 const SYS_EXECVEAT = 322;
 const MAX_ARGS = 1024;
+const MAX_ENV = 4096;
 const MAX_ARG_BYTES = 128 * 1024;
+const MAX_ENV_VALUE = 8192;
+/** Executables up to this size are hashed synchronously; bigger ones are streamed. */
+const SYNC_HASH_MAX = 4 * 1024 * 1024;
+const hashBuf = Buffer.allocUnsafe(1 << 20);
+const PAGE = 4096;
 
-const safe = async <T>(p: Promise<T>, fallback: T): Promise<T> => {
+const tryRead = (path: string): string => {
   try {
-    return await p;
+    return readFileSync(path, 'utf8');
   } catch {
-    return fallback;
+    return '';
+  }
+};
+const tryLink = (path: string): string => {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '';
   }
 };
 
-async function readExecArgv(pid: number): Promise<string[] | undefined> {
+/** The argv and envp addresses of the execve(at) a thread of `pid` is blocked in. */
+function execveArgs(pid: number): { argv: number; envp: number } | undefined {
   if (process.arch !== 'x64') return undefined;
-  const tids = await safe(readdir(`/proc/${pid}/task`), [] as string[]);
-  let argvAddr: number | undefined;
-  for (const tid of tids) {
-    const text = await safe(readFile(`/proc/${pid}/task/${tid}/syscall`, 'utf8'), '');
+  const parse = (text: string) => {
     const parts = text.trim().split(' ');
     const nr = Number(parts[0]);
-    if (nr === SYS_EXECVE) argvAddr = Number.parseInt(parts[2] ?? '', 16);
-    else if (nr === SYS_EXECVEAT) argvAddr = Number.parseInt(parts[3] ?? '', 16);
-    if (argvAddr !== undefined) break;
-  }
-  if (argvAddr === undefined || !Number.isSafeInteger(argvAddr) || argvAddr === 0) return undefined;
-  const mem = await open(`/proc/${pid}/mem`, 'r');
+    const at = nr === SYS_EXECVE ? 2 : nr === SYS_EXECVEAT ? 3 : -1;
+    if (at < 0) return undefined;
+    const argv = Number.parseInt(parts[at] ?? '', 16);
+    const envp = Number.parseInt(parts[at + 1] ?? '', 16);
+    return Number.isSafeInteger(argv) && argv !== 0 ? { argv, envp: Number.isSafeInteger(envp) ? envp : 0 } : undefined;
+  };
+  // the main thread first: almost every exec comes from it
+  const main = parse(tryRead(`/proc/${pid}/syscall`));
+  if (main) return main;
+  let tids: string[];
   try {
-    const ptr = Buffer.alloc(8);
-    const args: string[] = [];
-    let total = 0;
-    for (let i = 0; i < MAX_ARGS; i++) {
-      const { bytesRead } = await mem.read(ptr, 0, 8, argvAddr + i * 8);
-      if (bytesRead !== 8) return undefined;
-      const addr = Number(ptr.readBigUInt64LE(0));
-      if (addr === 0) break;
-      const chunk = Buffer.alloc(4096);
-      let arg = Buffer.alloc(0);
-      for (let off = 0; total + arg.length < MAX_ARG_BYTES; off += chunk.length) {
-        const r = await mem.read(chunk, 0, chunk.length, addr + off);
-        if (r.bytesRead === 0) break;
-        const nul = chunk.subarray(0, r.bytesRead).indexOf(0);
-        arg = Buffer.concat([arg, chunk.subarray(0, nul < 0 ? r.bytesRead : nul)]);
-        if (nul >= 0) break;
-      }
-      total += arg.length;
-      args.push(arg.toString('utf8'));
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  for (const tid of tids) {
+    const r = parse(tryRead(`/proc/${pid}/task/${tid}/syscall`));
+    if (r) return r;
+  }
+  return undefined;
+}
+
+/**
+ * Which address ranges of the process can be read without waiting on someone else's server:
+ * anonymous memory and files on filesystems that are not FUSE or network mounts.
+ */
+function localRanges(pid: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (const line of tryRead(`/proc/${pid}/maps`).split('\n')) {
+    // start-end perms offset dev inode path
+    const m = /^([0-9a-f]+)-([0-9a-f]+) \S+ \S+ ([0-9a-f]+):([0-9a-f]+) (\d+)\s*(.*)$/.exec(line);
+    if (!m) continue;
+    const anonymous = m[5] === '0' && (m[6] === '' || m[6]?.startsWith('['));
+    if (!anonymous && !localDevice(Number.parseInt(m[3] ?? '', 16), Number.parseInt(m[4] ?? '', 16))) continue;
+    out.push([Number.parseInt(m[1] ?? '', 16), Number.parseInt(m[2] ?? '', 16)]);
+  }
+  return out;
+}
+
+const REMOTE_FS = /^(fuse|fuseblk|nfs|nfs4|cifs|smb3|smbfs|9p|ceph|glusterfs|afs|lustre|gfs2|ocfs2|virtiofs)$/;
+let devTypes = new Map<string, boolean>();
+/** Is the filesystem on device major:minor a local one? (mountinfo, re-read for unknown devices) */
+function localDevice(major: number, minor: number): boolean {
+  const key = `${major}:${minor}`;
+  let local = devTypes.get(key);
+  if (local === undefined) {
+    const next = new Map<string, boolean>();
+    for (const line of tryRead('/proc/self/mountinfo').split('\n')) {
+      // id parent major:minor root mountpoint options [optional…] - fstype source superopts
+      const dev = line.split(' ')[2];
+      const fstype = line.split(' - ')[1]?.split(' ')[0];
+      if (dev && fstype) next.set(dev, !REMOTE_FS.test(fstype.split('.')[0] ?? fstype));
     }
-    return args;
+    devTypes = next;
+    local = next.get(key) ?? false;
+  }
+  return local;
+}
+
+/** Positional reads of another process's memory: synchronous within `ranges`, async elsewhere. */
+interface MemReader {
+  read(buf: Buffer, addr: number): Promise<number>;
+  close(): void;
+}
+
+function openMem(pid: number): MemReader {
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  let ranges: Array<[number, number]> | undefined;
+  let slow: Awaited<ReturnType<typeof open>> | undefined;
+  const inLocal = (addr: number) => (ranges ??= localRanges(pid)).some(([s, e]) => addr >= s && addr < e);
+  // Whole pages, read once: the strings of argv and envp sit close together, so a few reads
+  // serve dozens of them (a mapping never ends inside a page).
+  const pages = new Map<number, Buffer>();
+  const page = (base: number): Buffer => {
+    let p = pages.get(base);
+    if (p === undefined) {
+      if (pages.size >= 256) pages.delete(pages.keys().next().value as number);
+      const buf = Buffer.allocUnsafe(PAGE);
+      let n = 0;
+      try {
+        n = readSync(fd, buf, 0, PAGE, base);
+      } catch {
+        // unmapped
+      }
+      p = buf.subarray(0, n);
+      pages.set(base, p);
+    }
+    return p;
+  };
+  return {
+    async read(buf, addr) {
+      const len = buf.length;
+      if (inLocal(addr)) {
+        const base = addr - (addr % PAGE);
+        const p = page(base);
+        return p.copy(buf, 0, addr - base, Math.min(p.length, addr - base + len));
+      }
+      slow ??= await open(`/proc/${pid}/mem`, 'r');
+      try {
+        return (await slow.read(buf, 0, len, addr)).bytesRead;
+      } catch {
+        return 0;
+      }
+    },
+    close() {
+      closeSync(fd);
+      void slow?.close();
+    },
+  };
+}
+
+/** Read a NUL-terminated string of at most `max` bytes at addr. */
+async function readString(mem: MemReader, addr: number, max: number, first = 256): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let chunk = first;
+  while (size < max) {
+    const buf = Buffer.allocUnsafe(Math.min(chunk, max - size));
+    const n = await mem.read(buf, addr + size);
+    if (n <= 0) break;
+    const nul = buf.subarray(0, n).indexOf(0);
+    parts.push(buf.subarray(0, nul < 0 ? n : nul));
+    size += nul < 0 ? n : nul;
+    if (nul >= 0) break;
+    chunk = 4096;
+  }
+  return Buffer.concat(parts);
+}
+
+/** Read a NULL-terminated array of pointers (at most `max`). */
+async function readPointers(mem: MemReader, addr: number, max: number): Promise<number[] | undefined> {
+  const out: number[] = [];
+  const buf = Buffer.allocUnsafe(512);
+  while (out.length < max) {
+    const n = await mem.read(buf, addr + out.length * 8);
+    if (n < 8) return undefined;
+    for (let off = 0; off + 8 <= n && out.length < max; off += 8) {
+      const p = Number(buf.readBigUInt64LE(off));
+      if (p === 0) return out;
+      out.push(p);
+    }
+  }
+  return out;
+}
+
+async function readExecVectors(pid: number, envNames: readonly string[]): Promise<{ argv?: string[]; env?: string[] }> {
+  const at = execveArgs(pid);
+  if (!at) return {};
+  const mem = openMem(pid);
+  try {
+    const out: { argv?: string[]; env?: string[] } = {};
+    const argvPtrs = await readPointers(mem, at.argv, MAX_ARGS);
+    if (argvPtrs) {
+      const args: string[] = [];
+      let total = 0;
+      for (const p of argvPtrs) {
+        if (total >= MAX_ARG_BYTES) break;
+        const s = await readString(mem, p, MAX_ARG_BYTES - total);
+        total += s.length;
+        args.push(s.toString('utf8'));
+      }
+      out.argv = args;
+    }
+    if (envNames.length > 0 && at.envp !== 0) {
+      const envPtrs = (await readPointers(mem, at.envp, MAX_ENV)) ?? [];
+      const longest = Math.max(...envNames.map((n) => n.length)) + 1;
+      const env: string[] = [];
+      for (const p of envPtrs) {
+        // the name first (a short read), the value only for the names asked for
+        const head = (await readString(mem, p, longest, longest)).toString('latin1');
+        if (!envNames.some((n) => head.startsWith(`${n}=`))) continue;
+        env.push((await readString(mem, p, MAX_ENV_VALUE)).toString('utf8'));
+      }
+      if (env.length > 0) out.env = env;
+    }
+    return out;
   } finally {
-    await mem.close();
+    mem.close();
   }
 }
 
-async function hashFd(fd: number): Promise<string> {
+async function hashFd(fd: number, size: number | undefined): Promise<string> {
   const hash = createHash('sha256');
+  if (size !== undefined && size <= SYNC_HASH_MAX) return hashSync(fd, hash);
   // start:0 makes every read positional: the gate's own copy of the fd is not disturbed
   const stream = createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: 1 << 20 });
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
+function hashSync(fd: number, hash: Hash): string {
+  for (let pos = 0; ; ) {
+    const n = readSync(fd, hashBuf, 0, hashBuf.length, pos);
+    if (n === 0) break;
+    hash.update(hashBuf.subarray(0, n));
+    pos += n;
+  }
+  return hash.digest('hex');
+}
+
 /** Read everything the agent records about an exec held by the gate (pid + event fd). */
-export async function captureExec(
-  req: { pid: number; fd: number },
-  options: { hash?: boolean } = {},
-): Promise<ExecCapture> {
+export async function captureExec(req: { pid: number; fd: number; size?: number }, options: CaptureOptions = {}): Promise<ExecCapture> {
   const { pid, fd } = req;
-  const [status, cwd, exe, callerExe, execArgv] = await Promise.all([
-    safe(readFile(`/proc/${pid}/status`, 'utf8'), ''),
-    safe(readlink(`/proc/${pid}/cwd`), ''),
-    safe(readlink(`/proc/self/fd/${fd}`), ''),
-    safe(readlink(`/proc/${pid}/exe`), ''),
-    safe(readExecArgv(pid), undefined),
-  ]);
+  const status = tryRead(`/proc/${pid}/status`);
+  const cwd = tryLink(`/proc/${pid}/cwd`);
+  const exe = tryLink(`/proc/self/fd/${fd}`);
+  const callerExe = tryLink(`/proc/${pid}/exe`);
+  let vectors: Awaited<ReturnType<typeof readExecVectors>> = {};
+  try {
+    vectors = await readExecVectors(pid, options.envNames ?? []);
+  } catch {
+    // gone, or not ours to read: the cmdline below
+  }
   const field = (name: string): number[] => {
     const line = status.split('\n').find((l) => l.startsWith(`${name}:`));
     return line
@@ -109,11 +300,16 @@ export async function captureExec(
           .map(Number)
       : [];
   };
-  let argv = execArgv;
+  let argv = vectors.argv;
   let argvSource: ExecCapture['argvSource'] = 'execve';
   if (!argv) {
     argvSource = 'cmdline';
-    const raw = await safe(readFile(`/proc/${pid}/cmdline`), Buffer.alloc(0));
+    let raw = Buffer.alloc(0);
+    try {
+      raw = readFileSync(`/proc/${pid}/cmdline`);
+    } catch {
+      // gone
+    }
     argv = raw
       .toString('utf8')
       .split('\0')
@@ -127,13 +323,17 @@ export async function captureExec(
     gid: field('Gid')[0] ?? -1,
     argv,
     argvSource,
+    ...(vectors.env ? { env: vectors.env } : {}),
     cwd,
     exe,
     callerExe,
   };
   if (options.hash ?? true) {
-    const sha = await safe(hashFd(fd), undefined);
-    if (sha !== undefined) capture.sha256 = sha;
+    try {
+      capture.sha256 = await hashFd(fd, req.size);
+    } catch {
+      // unreadable: the decision goes on without a hash
+    }
   }
   return capture;
 }

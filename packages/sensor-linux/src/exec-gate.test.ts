@@ -130,6 +130,39 @@ describe('exec gate', { skip: skip ?? false }, () => {
     }
   });
 
+  it('(a) the new image\'s LD_PRELOAD is read from the execve arguments (the caller has none), other variables are not', async () => {
+    const bin = scratch.binary('preloaded');
+    const big = scratch.binary('big-preloaded');
+    appendFileSync(big, Buffer.alloc(5 * 1024 * 1024, 7)); // hashed by streaming, not in one go
+    const captures: Array<Awaited<ReturnType<typeof captureExec>>> = [];
+    const { gate } = start({
+      timeoutMs: 3000,
+      onExec: (req) => {
+        void captureExec(req, { envNames: ['LD_PRELOAD', 'LD_AUDIT'] }).then((c) => {
+          captures.push(c);
+          gate.respond(req.id, 'allow');
+        });
+      },
+    });
+    try {
+      const value = `/nonexistent/${'x'.repeat(5000)}.so`; // longer than a page: read across pages
+      for (const b of [bin, big]) {
+        const r = await sh(`LD_PRELOAD=${value} SECRET_TOKEN=hunter2 exec ${b} 2>/dev/null`);
+        assert.equal(r.code, 0);
+      }
+      assert.equal(captures.length, 2);
+      for (const [i, c] of captures.entries()) {
+        assert.deepEqual(c.env, [`LD_PRELOAD=${value}`]);
+        assert.equal(c.sha256, createHash('sha256').update(readFileSync(i === 0 ? bin : big)).digest('hex'));
+      }
+      const plain = await sh(`exec ${bin}`);
+      assert.equal(plain.code, 0);
+      assert.equal(captures[2]?.env, undefined, 'none set: no env field');
+    } finally {
+      gate.stop();
+    }
+  });
+
   it("(a) the request pidfd kills the exec'ing process without a pid race", async () => {
     const bin = scratch.binary('killed');
     const { gate } = start({
