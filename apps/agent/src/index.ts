@@ -16,6 +16,7 @@ export { createCommandRunner, createProcessKiller, createIsolation, createNftRun
 export { evaluateWatchdog, initialWatchdogState, DEFAULT_LIMITS, SHEDDABLE_FEATURES, type WatchdogLimits } from './watchdog.ts';
 export { buildHealth, createResourceSampler } from './health.ts';
 export { checkUninstall, verifyScryptPassword, hashScryptPassword } from './uninstall.ts';
+export { removeAllDecoys } from './ransomware/decoy-manager.ts';
 export { DEFAULT_STATE_DIR, FILES as STATE_FILES, loadIdentity, loadCaPem, loadCursors, loadStatus, type Identity, type AgentStatusFile } from './state.ts';
 export { writeFileAtomic, readJsonIfExists } from './atomic-file.ts';
 export * from './scan/index.ts';

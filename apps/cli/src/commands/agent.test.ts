@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -72,10 +73,25 @@ void test('install writes a systemd unit with watchdog and restart; uninstall ne
   assert.equal(await agentCommand(['uninstall', '--prefix', root, '--state', state, '--no-stop', '--password', 'wrong'], u), 4);
   assert.match(u.lines.join('\n'), /wrong uninstall password/);
   assert.ok(existsSync(join(root, 'etc/systemd/system/yamori-agent.service')));
+  // ransomware decoys the agent placed go with it; a listed file someone has since changed stays
+  const folder = join(root, 'srv');
+  mkdirSync(folder);
+  const decoy = (name: string, content: string) => {
+    const path = join(folder, name);
+    writeFileSync(path, content);
+    return { path, folder, type: 'pdf', sha256: createHash('sha256').update(content).digest('hex'), size: content.length, createdAt: new Date().toISOString() };
+  };
+  const ours = decoy('.!!0_Invoice.pdf', '%PDF-1.4 decoy');
+  const changed = decoy('~~~zz_Invoice.pdf', '%PDF-1.4 decoy 2');
+  writeFileSync(changed.path, 'the user wrote here');
+  writeFileAtomic(join(state, 'ransomware-decoys.json'), JSON.stringify({ decoys: [ours, changed] }));
   assert.equal(await agentCommand(['uninstall', '--prefix', root, '--state', state, '--password', 'let-me-out-please'], { ...u, systemctl }), 0);
   assert.deepEqual(calls, [['disable', '--now', 'yamori-agent.service']]);
   assert.equal(existsSync(join(root, 'etc/systemd/system/yamori-agent.service')), false);
   assert.equal(existsSync(state), false);
+  assert.equal(existsSync(ours.path), false, 'the decoy is removed');
+  assert.equal(readFileSync(changed.path, 'utf8'), 'the user wrote here', 'a file that is no longer our decoy is left alone');
+  assert.match(u.lines.join('\n'), /removed 1 ransomware decoy file\b/);
 });
 
 void test('usage errors', async () => {

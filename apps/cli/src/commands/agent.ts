@@ -29,6 +29,7 @@ import {
   loadIdentity,
   loadStatus,
   readJsonIfExists,
+  removeAllDecoys,
   resolveServerPeers,
   STATE_FILES,
   writeFileAtomic,
@@ -375,6 +376,9 @@ async function uninstall(stateDir: string, o: Opts, deps: AgentCommandDeps, out:
       }
     }
   }
+  // The ransomware decoys in users' folders go with the agent (only files still exactly as written).
+  const decoys = removeAllDecoys(p.stateOnDisk);
+  if (decoys > 0) out(`removed ${decoys} ransomware decoy file${decoys === 1 ? '' : 's'}`);
   rmSync(p.unitPath, { force: true });
   rmSync(p.configPath, { force: true });
   if (!o['keep-state']) rmSync(p.stateOnDisk, { recursive: true, force: true });
