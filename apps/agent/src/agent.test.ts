@@ -349,3 +349,24 @@ async function waitUntil<T>(f: () => Promise<T | undefined>, ms = 5000): Promise
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+void test('a package exclusion lets that package\'s unmodified files run even when blocklisted; a modified copy is not excluded', async (t) => {
+  const dir = tmp(t);
+  const policy = defaultPolicy();
+  policy.modules.malware.mode = 'block';
+  policy.blocklist = [{ sha256: BAD }];
+  policy.exclusions = [{ id: 'pkg-coreutils', kind: 'package', value: 'coreutils' }];
+  srv.policy = { revision: 12, document: policy };
+  t.after(() => (srv.policy = null));
+  const asked: string[] = [];
+  // dpkg says: /usr/bin/ls is coreutils' own file; /opt/ls is nobody's
+  const agent = await enrolledAgent(dir, {
+    packageOf: async (path) => (asked.push(path), path === '/usr/bin/ls' ? 'coreutils' : undefined),
+  });
+  t.after(() => agent.stop());
+  await agent.checkinOnce(0);
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: '/usr/bin/ls', sha256: BAD }), { allow: true, cache: true });
+  assert.equal((await agent.decide({ pid: process.pid, path: '/opt/ls', sha256: BAD })).allow, false);
+  await agent.decide({ pid: process.pid, path: '/usr/bin/ls', sha256: BAD });
+  assert.deepEqual(asked, ['/usr/bin/ls', '/opt/ls'], 'one ownership check per file content and path');
+});

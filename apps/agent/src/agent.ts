@@ -41,6 +41,7 @@ import { createProcessTree, type ProcConnectorEvent, type ProcessTree } from './
 import type { AgentModule, ModuleContext } from './modules.ts';
 import { createResponder } from './response.ts';
 import { shouldQuarantine } from './quarantine/quarantine-policy.ts';
+import type { ExclusionIndex } from '@yamori/detection';
 import type { LinuxSensors } from '@yamori/sensor-linux';
 import type { ExecAnswer, ExecRequest, Sensors } from './sensors.ts';
 import { FILES, loadCursors, saveCursors, saveStatus, type Cursors } from './state.ts';
@@ -69,6 +70,11 @@ export interface AgentDeps {
   /** The native sensor addon (pidfd kills; modules that need their own fanotify group). */
   native?: LinuxSensors | undefined;
   engines?: ExecEngine[];
+  /**
+   * The package that installed this file, when it is that package's unmodified file (dpkg); asked
+   * only while the policy has package exclusions.
+   */
+  packageOf?: (path: string, fd?: number) => Promise<string | undefined>;
   /** Protection modules that act after a program started (behaviour, exploit, ransomware …). */
   modules?: AgentModule[];
   /**
@@ -279,6 +285,20 @@ export function createAgent(deps: AgentDeps): Agent {
 
   // ---------- exec decisions ----------
 
+  // Package owners by content and path (a digest check reads the whole file), only while a policy has package exclusions.
+  const packageOwners = new Map<string, string | null>();
+  async function packageOf(req: ExecRequest, sha256: string | undefined, applied: AppliedPolicy | undefined): Promise<string | undefined> {
+    if (!deps.packageOf || !sha256 || !applied?.exclusions.kinds.has('package')) return undefined;
+    const key = `${sha256}\0${req.path}`;
+    let owner = packageOwners.get(key);
+    if (owner === undefined) {
+      owner = (await deps.packageOf(req.path, req.fd).catch(() => undefined)) ?? null;
+      if (packageOwners.size >= 4096) packageOwners.delete(packageOwners.keys().next().value as string);
+      packageOwners.set(key, owner);
+    }
+    return owner ?? undefined;
+  }
+
   async function decide(req: ExecRequest): Promise<ExecAnswer> {
     const started = now();
     counters.execDecisions++;
@@ -294,7 +314,7 @@ export function createAgent(deps: AgentDeps): Agent {
     }
     sha256 = sha256?.toLowerCase();
     const parent = tree.get(req.pid);
-    const subject = { path: req.path, sha256, parentPath: parent?.exe };
+    const subject = { path: req.path, sha256, parentPath: parent?.exe, package: await packageOf(req, sha256, applied) };
     let engines: EngineFinding[] = [];
     if (sha256 && deps.engines?.length && !shedding('deep_scan')) {
       const results = await Promise.allSettled(deps.engines.map((e) => e({ path: req.path, sha256: sha256, pid: req.pid, fd: req.fd })));
@@ -765,4 +785,4 @@ export function createAgent(deps: AgentDeps): Agent {
 }
 
 const emptySet: ReadonlySet<string> = new Set();
-const emptyIndex = { size: 0, find: () => undefined };
+const emptyIndex: ExclusionIndex = { size: 0, kinds: new Set(), find: () => undefined };

@@ -111,6 +111,8 @@ export function findExclusion(
 
 export interface ExclusionIndex {
   readonly size: number;
+  /** The kinds present, so a caller only computes what some exclusion can match (e.g. a file's package). */
+  readonly kinds: ReadonlySet<Exclusion['kind']>;
   find(subject: ExclusionSubject, now: number): Exclusion | undefined;
 }
 
@@ -183,6 +185,7 @@ export function indexExclusions(exclusions: readonly Exclusion[]): ExclusionInde
   };
   return {
     size: exclusions.length,
+    kinds: new Set(exclusions.map((e) => e.kind)),
     find(s, now) {
       return (
         keyed('sha256', s.sha256?.toLowerCase(), s, now) ??

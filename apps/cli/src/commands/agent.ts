@@ -167,6 +167,8 @@ function realSensors(o: Opts, err: Print, onSecurityEvent: (e: DetectionEvent) =
   return set;
 }
 
+const packageOwner = (o: { package: string; digestMatches: boolean } | undefined): string | undefined => (o?.digestMatches ? o.package : undefined);
+
 async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
   const env = deps.env ?? process.env;
   const id = requireIdentity(stateDir);
@@ -204,6 +206,8 @@ async function run(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print
     native,
     modules: [...createDefaultModules(), yara, createScheduledScanModule({ yara: () => ({ ruleset: yara.ruleset(), packName: (ns) => yara.packName(ns) }) })],
     engines: deps.engines ?? [createFileEngine(packageTrust ? { packageTrust } : {}), yara.engine],
+    // package exclusions match a package's own, unmodified files only
+    ...(packageTrust ? { packageOf: async (path: string, fd?: number) => packageOwner(await packageTrust.check(path, fd)) } : {}),
     ...(yara.available ? { yara } : {}),
     // The server's on-demand `scan` command, with the tenant's YARA packs in force.
     commandHandlers: {
