@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -48,6 +48,19 @@ void test('enroll (token from the environment) against a plain-http dev server, 
   assert.equal(await agentCommand(['status', '--state', dir, '--json'], s), 0);
   const st = JSON.parse(s.lines.join('\n')) as { enrolled: boolean; server: string; queueDepth: number; policyRevision: null };
   assert.deepEqual([st.enrolled, st.server, st.queueDepth, st.policyRevision], [true, url, 0, null]);
+});
+
+void test("install: the unit runs node with a small young generation and a compile cache in the state directory, which install fills before the first start", async (t) => {
+  const root = tmp(t);
+  const state = join(root, 'var/lib/yamori');
+  const calls: string[][] = [];
+  const systemctl = (a: string[]) => (calls.push(a), 0);
+  assert.equal(await agentCommand(['install', '--prefix', root, '--state', state], { ...capture(), systemctl }), 0);
+  assert.deepEqual(calls, [['daemon-reload'], ['enable', '--now', 'yamori-agent.service']]);
+  const unit = readFileSync(join(root, 'etc/systemd/system/yamori-agent.service'), 'utf8');
+  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 \S+ agent run --state /m);
+  assert.match(unit, new RegExp(`^Environment=NODE_COMPILE_CACHE=${join(state, 'compile-cache')}$`, 'm'));
+  assert.ok(readdirSync(join(state, 'compile-cache')).length > 0, 'the compile cache is filled');
 });
 
 void test('install writes a systemd unit with watchdog and restart; uninstall needs the policy password', async (t) => {
