@@ -356,6 +356,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (!y_gate_init(env, exports)) return NULL;
   if (!y_proc_init(env, exports)) return NULL;
   if (!y_watch_init(env, exports)) return NULL;
+  if (!y_xwatch_init(env, exports)) return NULL;
   if (!y_sockdiag_init(env, exports)) return NULL;
   return exports;
 }

@@ -106,13 +106,8 @@ typedef struct gate {
   uint32_t cache_tick;
 
   /* mounts (gate thread only) */
-  bool filesystem_marks;
-  char **mount_filters;
-  int n_mount_filters;
-  bool all_mounts;
+  y_mountset mounts;
   bool follow_mounts;
-  uint64_t *marked; /* mount ids or devs already marked */
-  int n_marked, cap_marked;
 
   /* pending (gate thread only) */
   pending_t *pending;
@@ -216,19 +211,12 @@ static void add_ignore_mark(gate_t *g, int fd) {
     Y_ATOMIC_INC(&g->st.ignore_mark_errors);
 }
 
-static bool prefix_match(const char *path, const char *prefix) {
-  size_t n = strlen(prefix);
-  if (n == 0) return false;
-  if (strncmp(path, prefix, n) != 0) return false;
-  return prefix[n - 1] == '/' || path[n] == 0 || path[n] == '/';
-}
-
 static bool is_fail_closed(gate_t *g, const char *path) {
   bool r = false;
   pthread_mutex_lock(&g->lock);
   if (g->fail_closed_memfd && strncmp(path, "/memfd:", 7) == 0) r = true;
   for (int i = 0; !r && i < g->n_fail_prefixes; i++)
-    if (prefix_match(path, g->fail_prefixes[i])) r = true;
+    if (y_prefix_match(path, g->fail_prefixes[i])) r = true;
   pthread_mutex_unlock(&g->lock);
   return r;
 }
@@ -273,111 +261,21 @@ static void fatal(gate_t *g, int err, const char *what) {
 
 /* ---------- mounts ---------- */
 
-static const char *pseudo_fs[] = {"proc",     "sysfs",     "cgroup",     "cgroup2",  "devpts",    "mqueue",
-                                  "debugfs",  "tracefs",   "securityfs", "pstore",   "bpf",       "configfs",
-                                  "fusectl",  "binfmt_misc", "autofs",   "efivarfs", "nsfs",      "rpc_pipefs",
-                                  "selinuxfs", "hugetlbfs", "ramfs_internal", NULL};
-
-static bool is_pseudo(const char *fstype) {
-  for (int i = 0; pseudo_fs[i]; i++)
-    if (strcmp(fstype, pseudo_fs[i]) == 0) return true;
-  return false;
-}
-
-static void unescape_octal(char *s) {
-  char *w = s;
-  for (char *r = s; *r;) {
-    if (r[0] == '\\' && r[1] >= '0' && r[1] <= '7' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' && r[3] <= '7') {
-      *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
-      r += 4;
-    } else {
-      *w++ = *r++;
-    }
+static bool mark_mount(void *ctx, const char *mp, const char *fstype, unsigned kind_flag) {
+  (void)fstype;
+  gate_t *g = ctx;
+  if (fanotify_mark(g->fan_fd, FAN_MARK_ADD | kind_flag, GATE_MASK, AT_FDCWD, mp) == 0) {
+    Y_ATOMIC_INC(&g->st.marks);
+    return true;
   }
-  *w = 0;
-}
-
-static bool marked_has(gate_t *g, uint64_t v) {
-  for (int i = 0; i < g->n_marked; i++)
-    if (g->marked[i] == v) return true;
+  Y_ATOMIC_INC(&g->st.mark_errors);
   return false;
 }
 
-static void marked_add(gate_t *g, uint64_t v) {
-  if (g->n_marked == g->cap_marked) {
-    int cap = g->cap_marked ? g->cap_marked * 2 : 32;
-    uint64_t *n = realloc(g->marked, cap * sizeof *n);
-    if (!n) return;
-    g->marked = n;
-    g->cap_marked = cap;
-  }
-  g->marked[g->n_marked++] = v;
-}
-
-static bool mount_wanted(gate_t *g, const char *mp) {
-  if (g->all_mounts) return true;
-  for (int i = 0; i < g->n_mount_filters; i++)
-    if (prefix_match(mp, g->mount_filters[i]) || strcmp(g->mount_filters[i], "/") == 0) return true;
-  return false;
-}
-
-/* Reads mountinfo through the polled fd (re-reading it re-arms POLLPRI) and marks new
- * mounts (or new filesystems in filesystem mode). Returns the number of new marks. */
+/* Marks new mounts (or new filesystems in filesystem mode). Returns the number of new marks. */
 static int scan_mounts(gate_t *g) {
   Y_ATOMIC_INC(&g->st.mount_rescans);
-  size_t cap = 65536, len = 0;
-  char *buf = malloc(cap);
-  if (!buf) return 0;
-  if (lseek(g->mnt_fd, 0, SEEK_SET) < 0) {
-    free(buf);
-    return 0;
-  }
-  for (;;) {
-    if (len + 4096 > cap) {
-      char *n = realloc(buf, cap * 2);
-      if (!n) break;
-      buf = n;
-      cap *= 2;
-    }
-    ssize_t r = read(g->mnt_fd, buf + len, cap - len - 1);
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) break;
-    len += (size_t)r;
-  }
-  buf[len] = 0;
-  int added = 0;
-  char *save = NULL;
-  for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-    unsigned long long mnt_id;
-    unsigned maj, min;
-    char mp[PATH_MAX];
-    if (sscanf(line, "%llu %*u %u:%u %*s %4095s", &mnt_id, &maj, &min, mp) != 4) continue;
-    char *sep = strstr(line, " - ");
-    if (!sep) continue;
-    char fstype[64];
-    if (sscanf(sep + 3, "%63s", fstype) != 1) continue;
-    unescape_octal(mp);
-    if (is_pseudo(fstype) || !mount_wanted(g, mp)) continue;
-    uint64_t dev = makedev(maj, min);
-    uint64_t ident = g->filesystem_marks ? dev : (uint64_t)mnt_id;
-    if (marked_has(g, ident)) continue;
-    if (g->filesystem_marks) {
-      struct stat sb;
-      /* an over-mounted mount point resolves to the top mount: only mark what the path reaches */
-      if (stat(mp, &sb) != 0 || sb.st_dev != dev) continue;
-    }
-    unsigned flags = FAN_MARK_ADD | (g->filesystem_marks ? FAN_MARK_FILESYSTEM : FAN_MARK_MOUNT);
-    if (fanotify_mark(g->fan_fd, flags, GATE_MASK, AT_FDCWD, mp) == 0) {
-      marked_add(g, ident);
-      Y_ATOMIC_INC(&g->st.marks);
-      added++;
-    } else {
-      Y_ATOMIC_INC(&g->st.mark_errors);
-      marked_add(g, ident); /* do not retry on every mount change */
-    }
-  }
-  free(buf);
-  return added;
+  return y_mountset_scan(&g->mounts, g->mnt_fd, mark_mount, g);
 }
 
 /* ---------- event handling (gate thread) ---------- */
@@ -741,10 +639,9 @@ static void gate_free(gate_t *g) {
   }
   pthread_mutex_unlock(&g->lock);
   y_free_string_array(g->fail_prefixes, g->n_fail_prefixes);
-  y_free_string_array(g->mount_filters, g->n_mount_filters);
+  y_mountset_free(&g->mounts);
   free(g->allowed_pids);
   free(g->cache);
-  free(g->marked);
   free(g->pending);
   pthread_mutex_destroy(&g->lock);
   pthread_mutex_destroy(&g->fd_lock);
@@ -821,12 +718,7 @@ static napi_value js_gate_start(napi_env env, napi_callback_info info) {
   g->cache_sets = (uint32_t)((cache_size + CACHE_WAYS - 1) / CACHE_WAYS);
   g->cache = g->cache_sets ? calloc((size_t)g->cache_sets * CACHE_WAYS, sizeof(cache_entry)) : NULL;
   g->pending = calloc((size_t)g->max_pending, sizeof(pending_t));
-  bool present = false;
-  g->n_mount_filters = y_opt_string_array(env, opts, "mounts", &g->mount_filters, &present);
-  g->all_mounts = !present;
-  char *mode = y_opt_string(env, opts, "markMode");
-  g->filesystem_marks = mode == NULL || strcmp(mode, "filesystem") == 0;
-  free(mode);
+  y_mountset_init(env, opts, &g->mounts);
   g->follow_mounts = y_opt_bool(env, opts, "followMounts", true);
   if (!g->pending || (g->cache_sets && !g->cache)) {
     gate_free(g);
@@ -999,7 +891,7 @@ static napi_value js_gate_stats(napi_env env, napi_callback_info info) {
   y_set_bool(env, o, "running", __atomic_load_n(&g->running, __ATOMIC_SEQ_CST) && !g->stopped);
   y_set_bool(env, o, "reportPidfd", g->have_pidfd_report);
   y_set_bool(env, o, "unlimitedQueue", (g->init_flags & FAN_UNLIMITED_QUEUE) != 0);
-  y_set_str(env, o, "markMode", g->filesystem_marks ? "filesystem" : "mount");
+  y_set_str(env, o, "markMode", g->mounts.filesystem_marks ? "filesystem" : "mount");
   return o;
 }
 

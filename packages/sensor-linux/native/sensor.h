@@ -81,10 +81,31 @@ int y_fd_path(int fd, char *buf, size_t len);
 /* Parent tgid of a process from /proc/<pid>/stat, -1 if unknown. */
 int y_parent_of(int pid);
 
+/* The mounts a fanotify group marks (mounts.c), shared by the exec gate and the close-write watch.
+ * Options read: mounts (string[]: only mounts at or below these paths; absent: every non-pseudo
+ * filesystem) and markMode ('filesystem', the default, or 'mount'). Owned by one thread. */
+typedef struct {
+  bool filesystem_marks;
+  bool all_mounts;
+  char **filters;
+  int n_filters;
+  uint64_t *marked; /* mount ids or devs already handled */
+  int n_marked, cap_marked;
+} y_mountset;
+void y_mountset_init(napi_env env, napi_value opts, y_mountset *ms);
+void y_mountset_free(y_mountset *ms);
+/* Reads mountinfo through mnt_fd (re-reading re-arms POLLPRI) and calls mark() once for each wanted
+ * mount or filesystem not handled before (with its fs type), with FAN_MARK_FILESYSTEM or FAN_MARK_MOUNT; mark returns
+ * whether it marked. Returns the number of new marks. */
+int y_mountset_scan(y_mountset *ms, int mnt_fd, bool (*mark)(void *ctx, const char *mp, const char *fstype, unsigned kind_flag), void *ctx);
+/* path equals prefix or lies below it */
+bool y_prefix_match(const char *path, const char *prefix);
+
 /* Component registration (each returns false after throwing). */
 bool y_gate_init(napi_env env, napi_value exports);
 bool y_proc_init(napi_env env, napi_value exports);
 bool y_watch_init(napi_env env, napi_value exports);
+bool y_xwatch_init(napi_env env, napi_value exports);
 bool y_sockdiag_init(napi_env env, napi_value exports);
 
 #endif

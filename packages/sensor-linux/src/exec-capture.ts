@@ -258,11 +258,16 @@ async function readExecVectors(pid: number, envNames: readonly string[]): Promis
   }
 }
 
-async function hashFd(fd: number, size: number | undefined): Promise<string> {
+/**
+ * sha256 of a file from its fd, with positional reads (the fd's offset is neither used nor moved).
+ * Files up to 4 MiB are read synchronously (`size` tells); with `background`, always in 256 KiB
+ * reads through the thread pool, so other work on the event loop interleaves with a large file.
+ */
+export async function hashFd(fd: number, options: { size?: number | undefined; background?: boolean } = {}): Promise<string> {
   const hash = createHash('sha256');
-  if (size !== undefined && size <= SYNC_HASH_MAX) return hashSync(fd, hash);
+  if (!options.background && options.size !== undefined && options.size <= SYNC_HASH_MAX) return hashSync(fd, hash);
   // start:0 makes every read positional: the gate's own copy of the fd is not disturbed
-  const stream = createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: 1 << 20 });
+  const stream = createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: options.background ? 1 << 18 : 1 << 20 });
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
@@ -330,7 +335,7 @@ export async function captureExec(req: { pid: number; fd: number; size?: number 
   };
   if (options.hash ?? true) {
     try {
-      capture.sha256 = await hashFd(fd, req.size);
+      capture.sha256 = await hashFd(fd, { size: req.size });
     } catch {
       // unreadable: the decision goes on without a hash
     }

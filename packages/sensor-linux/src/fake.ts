@@ -2,6 +2,8 @@
 // gate's contract: self/registered pids and cached verdicts never reach onExec, a miss is
 // answered by respond() or by the fail rule at its deadline, and stop() allows what is pending.
 import type {
+  CloseWriteWatch,
+  CloseWriteWatchOptions,
   ExecGate,
   ExecGateOptions,
   ExecGateStats,
@@ -19,6 +21,7 @@ import type {
   RespondOptions,
   RespondResult,
   SocketEntry,
+  WrittenFile,
 } from './types.ts';
 
 export interface FakeExec {
@@ -36,6 +39,8 @@ export interface FakeSensors extends LinuxSensors {
   exec(e: FakeExec): Promise<ExecVerdict>;
   emitProc(events: ProcEvent[]): void;
   emitFile(events: FileEvent[], overflow?: boolean): void;
+  /** Candidates reaching every running close-write watch (the receiver owns their fds). */
+  emitWritten(files: WrittenFile[]): void;
   readonly kills: { pidfd: number; signal: NodeJS.Signals | number }[];
   readonly gates: ExecGate[];
   /** What dumpSockets() returns: edit it to model connections coming and going. */
@@ -231,6 +236,25 @@ export function createFakeSensors(): FakeSensors {
     decoyFrozen: 0,
     reportPidfd: true,
   });
+  const writeWatches: { o: CloseWriteWatchOptions; w: CloseWriteWatch }[] = [];
+  const closeWriteStats = {
+    events: 0,
+    attribEvents: 0,
+    selfIgnored: 0,
+    filtered: 0,
+    tooLarge: 0,
+    candidates: 0,
+    droppedBatches: 0,
+    droppedCandidates: 0,
+    overflows: 0,
+    reopenErrors: 0,
+    marks: 1,
+    markErrors: 0,
+    attribMarks: 1,
+    attribMarkErrors: 0,
+    mountRescans: 1,
+    markMode: 'filesystem' as const,
+  };
   return {
     gates,
     kills,
@@ -257,6 +281,17 @@ export function createFakeSensors(): FakeSensors {
       };
       procs.push({ o, pc });
       return pc;
+    },
+    startCloseWriteWatch(o) {
+      const w: CloseWriteWatch = {
+        stopped: false,
+        stats: () => ({ ...closeWriteStats, running: !w.stopped }),
+        stop() {
+          (w as { stopped: boolean }).stopped = true;
+        },
+      };
+      writeWatches.push({ o, w });
+      return w;
     },
     startFileWatcher(o) {
       const w = {
@@ -291,6 +326,9 @@ export function createFakeSensors(): FakeSensors {
     },
     emitProc(events) {
       for (const { o, pc } of procs) if (!pc.stopped) o.onEvents(events);
+    },
+    emitWritten(files) {
+      for (const { o, w } of writeWatches) if (!w.stopped) o.onFiles(files);
     },
     emitFile(events, overflow = false) {
       for (const { o, w } of watchers) {

@@ -8,7 +8,7 @@ import type { Protection, SensorLoadResult } from './types.ts';
 export type * from './types.ts';
 export { FanMask, opensForWrite } from './sensors.ts';
 export { TcpState, stateMask, formatIpv6 } from './sock-diag.ts';
-export { captureExec, type ExecCapture } from './exec-capture.ts';
+export { captureExec, hashFd, type ExecCapture } from './exec-capture.ts';
 
 export const allProtections: readonly Protection[] = [
   'exec-gate',

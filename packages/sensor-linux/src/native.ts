@@ -69,6 +69,25 @@ export interface NativeFileEvent {
   frozen?: boolean;
 }
 
+export interface NativeWrittenFile {
+  fd: number;
+  pid: number;
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  path: string;
+}
+
+export interface NativeCloseWriteOptions {
+  mounts?: string[];
+  markMode: 'filesystem' | 'mount';
+  followMounts: boolean;
+  maxSize: number;
+  attrib: boolean;
+}
+
 export interface NativeAddon {
   probe(): Record<string, string>;
   pidfdOpen(pid: number): number;
@@ -104,6 +123,12 @@ export interface NativeAddon {
   watchExcludePid(h: NativeHandle, pid: number, excluded: boolean): void;
   watchStop(h: NativeHandle): void;
   watchStats(h: NativeHandle): Record<string, number | boolean>;
+  xwatchStart(
+    options: NativeCloseWriteOptions,
+    onBatch: (batch: { candidates: NativeWrittenFile[]; error?: string }) => void,
+  ): NativeHandle;
+  xwatchStop(h: NativeHandle): void;
+  xwatchStats(h: NativeHandle): Record<string, number | boolean | string>;
   sockDiagDump(family: 4 | 6, protocol: 'tcp' | 'udp', stateMask: number): Buffer;
 }
 

@@ -4,6 +4,9 @@ import { constants as osConstants } from 'node:os';
 import { dumpSockets } from './sock-diag.ts';
 import type { NativeAddon, NativeExecEvent, NativeGateMessage, NativeHandle } from './native.ts';
 import type {
+  CloseWriteWatch,
+  CloseWriteWatchOptions,
+  CloseWriteWatchStats,
   ExecGate,
   ExecGateOptions,
   ExecGateStats,
@@ -301,11 +304,53 @@ class NativeFileWatcher implements FileWatcher {
   }
 }
 
+class NativeCloseWriteWatch implements CloseWriteWatch {
+  #addon: NativeAddon;
+  #handle: NativeHandle;
+  #stopped = false;
+
+  constructor(addon: NativeAddon, options: CloseWriteWatchOptions) {
+    this.#addon = addon;
+    this.#handle = addon.xwatchStart(
+      {
+        ...(options.mounts ? { mounts: [...options.mounts] } : {}),
+        markMode: options.markMode ?? 'filesystem',
+        followMounts: options.followMounts ?? true,
+        maxSize: options.maxSize ?? 64 * 1024 * 1024,
+        attrib: options.attrib ?? true,
+      },
+      (batch) => {
+        if (this.#stopped) {
+          for (const f of batch.candidates) closeQuietly(f.fd);
+          return;
+        }
+        if (batch.candidates.length > 0) options.onFiles(batch.candidates);
+        if (batch.error !== undefined) options.onError?.(batch.error);
+      },
+    );
+  }
+
+  stats(): CloseWriteWatchStats {
+    return this.#addon.xwatchStats(this.#handle) as unknown as CloseWriteWatchStats;
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#addon.xwatchStop(this.#handle);
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+}
+
 export function createLinuxSensors(addon: NativeAddon): LinuxSensors {
   return {
     startExecGate: (options) => new NativeExecGate(addon, options),
     startProcConnector: (options) => new NativeProcConnector(addon, options),
     startFileWatcher: (options) => new NativeFileWatcher(addon, options),
+    startCloseWriteWatch: (options) => new NativeCloseWriteWatch(addon, options),
     killPidfd: (pidfd, signal) => addon.pidfdSendSignal(pidfd, signalNumber(signal)),
     pidfdOpen: (pid) => addon.pidfdOpen(pid),
     probe: () => addon.probe(),

@@ -225,6 +225,74 @@ export interface FileWatcher {
   readonly stopped: boolean;
 }
 
+/**
+ * A file that may be executed soon: closed after writing (or, best effort, its attributes changed,
+ * e.g. `chmod +x`), regular, 1 byte to `maxSize`, with an execute bit or starting with `\x7fELF`
+ * or `#!`. The identity fields are those of ExecRequest, read with fstat when the event was read.
+ */
+export interface WrittenFile {
+  /** Opened read-only by the kernel. Owned by the receiver: close it when done. */
+  readonly fd: number;
+  /** The writer's tgid. */
+  readonly pid: number;
+  readonly path: string;
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeNs: bigint;
+  readonly ctimeNs: bigint;
+}
+
+export interface CloseWriteWatchOptions {
+  /** Mark only mounts at or below these paths (tests); default: every non-pseudo mount, as the exec gate. */
+  mounts?: readonly string[];
+  /** As ExecGateOptions.markMode (default 'filesystem'). */
+  markMode?: 'filesystem' | 'mount';
+  /** Re-scan /proc/self/mountinfo on change and mark new mounts (default true). */
+  followMounts?: boolean;
+  /** Bigger files are not reported (default 64 MiB). */
+  maxSize?: number;
+  /** Also hear attribute changes (chmod +x after the write) through a FID group (default true). */
+  attrib?: boolean;
+  /** Candidates in batches; the receiver owns each fd. */
+  onFiles: (files: WrittenFile[]) => void;
+  /** The watch stopped on an error (its groups are closed). */
+  onError?: (message: string) => void;
+}
+
+export interface CloseWriteWatchStats {
+  /** Close-write events read. */
+  events: number;
+  /** Attribute-change events read (FID group). */
+  attribEvents: number;
+  selfIgnored: number;
+  /** Not a candidate (not regular, empty, no x bit and no ELF or #! header). */
+  filtered: number;
+  /** Over maxSize. */
+  tooLarge: number;
+  candidates: number;
+  /** Lost because the queue to JavaScript was full. */
+  droppedBatches: number;
+  droppedCandidates: number;
+  /** The kernel's queue overflowed (events lost). */
+  overflows: number;
+  reopenErrors: number;
+  marks: number;
+  markErrors: number;
+  attribMarks: number;
+  attribMarkErrors: number;
+  mountRescans: number;
+  running: boolean;
+  markMode: 'filesystem' | 'mount';
+}
+
+export interface CloseWriteWatch {
+  stats(): CloseWriteWatchStats;
+  /** Closes both groups and joins the thread. Idempotent. */
+  stop(): void;
+  readonly stopped: boolean;
+}
+
 /** One NETLINK_SOCK_DIAG dump: an address family and protocol, optionally a state mask (1 << TcpState). */
 export interface SocketQuery {
   family: 4 | 6;
@@ -259,6 +327,8 @@ export interface LinuxSensors {
   startExecGate(options: ExecGateOptions): ExecGate;
   startProcConnector(options: ProcConnectorOptions): ProcConnector;
   startFileWatcher(options: FileWatcherOptions): FileWatcher;
+  /** Executables written (close-write) on the gate's mounts, filtered natively: see WrittenFile. */
+  startCloseWriteWatch(options: CloseWriteWatchOptions): CloseWriteWatch;
   /** pidfd_send_signal(2): no pid-reuse race. */
   killPidfd(pidfd: number, signal: NodeJS.Signals | number): void;
   pidfdOpen(pid: number): number;
