@@ -370,3 +370,41 @@ void test('a package exclusion lets that package\'s unmodified files run even wh
   await agent.decide({ pid: process.pid, path: '/usr/bin/ls', sha256: BAD });
   assert.deepEqual(asked, ['/usr/bin/ls', '/opt/ls'], 'one ownership check per file content and path');
 });
+
+void test('prepare (a file written, not yet run) runs the engines and the lookup but decides and records nothing; the exec then needs no lookup', async (t) => {
+  let lookups = 0;
+  srv.script = (p) => {
+    if (p.endsWith('/lookup')) lookups++;
+    return undefined;
+  };
+  t.after(() => (srv.script = () => undefined));
+  const scanned: string[] = [];
+  let preparer: Parameters<ExecGate['start']>[1];
+  const gate: ExecGate = {
+    name: 'fake-exec',
+    start: async (_d, p) => void (preparer = p),
+    stop: async () => undefined,
+    flush: () => undefined,
+    state: () => ({ name: 'fake-exec', state: 'active' }),
+  };
+  const engine = async (r: { sha256: string }) => {
+    scanned.push(r.sha256);
+    return [];
+  };
+  const agent = await enrolledAgent(tmp(t), { sensors: { execGate: gate }, engines: [engine], healthIntervalMs: 3_600_000 });
+  await agent.start();
+  t.after(() => agent.stop());
+  assert.ok(preparer, 'the gate receives the agent as its preparer');
+  assert.equal(preparer.wanted(), true);
+  const depth = agent.queue.depth();
+  const sha = '9'.repeat(64);
+  await preparer.prepare({ path: '/tmp/new-tool', sha256: sha, fd: -1 });
+  assert.deepEqual(scanned, [sha], 'the engines ran (their memos keep the findings)');
+  for (let i = 0; i < 200 && agent.verdicts.get(sha) === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(agent.verdicts.get(sha)?.verdict, 'unknown', 'the answer is in the verdict cache');
+  assert.ok(agent.queue.depth() <= depth, 'no event, no alert (the uploader may have sent what was there)');
+  assert.equal(agent.counters().execDecisions, 0);
+  const asked = lookups;
+  assert.deepEqual(await agent.decide({ pid: process.pid, path: '/tmp/new-tool', sha256: sha }), { allow: true, cache: false });
+  assert.equal(lookups, asked, 'the exec was decided from the prepared answer');
+});

@@ -136,6 +136,12 @@ export interface Agent {
   stop(): Promise<void>;
   /** The exec gate's callback (exposed for tests and for adapters). */
   decide(req: ExecRequest): Promise<ExecAnswer>;
+  /**
+   * Warm the decision of a file written and not yet run (ADR 0011): the engines (their memos keep
+   * the findings) and, in the background, the server lookup (the verdict cache keeps the answer).
+   * Decides nothing and records nothing; skipped while the agent sheds deep scans.
+   */
+  prepare(file: { path: string; sha256: string; fd?: number | undefined }): Promise<void>;
   /** Queue events (validated first; invalid ones are counted and dropped, never sent). */
   record(events: readonly AnyEvent[]): void;
   checkinOnce(waitS?: number): Promise<void>;
@@ -332,6 +338,8 @@ export function createAgent(deps: AgentDeps): Agent {
     const recentUnknown =
       sha256 !== undefined && base.cached?.verdict === 'unknown' && now() - (answeredAt.get(sha256) ?? -Infinity) < unknownTtlMs;
     let d = decideExec({ ...base, lookup: recentUnknown ? base.cached : sha256 ? 'pending' : 'unavailable' });
+    // an unknown answer fetched before the file ran (prepare) still sends it to the sandbox (once per hash)
+    if (recentUnknown && sha256) uploader.offer(sha256, req.path);
     if (!d.final && sha256) {
       // Answer before the sensor's fail rule does (it carries the same policy timeout, from the kernel event).
       const deadline = Math.min(started + policy.exec.decisionTimeoutMs, (req.deadline ?? Infinity) - 5);
@@ -372,6 +380,17 @@ export function createAgent(deps: AgentDeps): Agent {
     }
     return { allow: d.allow, cache: d.cache };
   }
+
+  async function prepare(file: { path: string; sha256: string; fd?: number | undefined }): Promise<void> {
+    if (shedding('deep_scan')) return;
+    const sha256 = file.sha256.toLowerCase();
+    const cached = verdicts.get(sha256);
+    const fresh = cached !== undefined && (cached.verdict !== 'unknown' || now() - (answeredAt.get(sha256) ?? -Infinity) < unknownTtlMs);
+    // no lookupPaths entry: a file is offered to the sandbox when it runs (decide), not when written
+    if (!fresh) batcher.lookup(sha256).catch(() => undefined);
+    if (deps.engines?.length) await Promise.allSettled(deps.engines.map((e) => e({ path: file.path, sha256, pid: 0, fd: file.fd })));
+  }
+  const preparer = { wanted: () => !shedding('deep_scan'), prepare };
 
   /**
    * A malicious file denied at exec is moved into quarantine once the gate has its answer (the
@@ -744,7 +763,7 @@ export function createAgent(deps: AgentDeps): Agent {
       const p = policyNow();
       execGate.setFallback?.(p.exec.decisionTimeoutMs, p.exec.onTimeout);
       execGate.applyPolicy?.(p);
-      await startSensor(execGate.name, () => execGate.start(decide));
+      await startSensor(execGate.name, () => execGate.start(decide, preparer));
     }
     for (const m of modules) await startSensor(m.name, () => m.start(moduleContext));
     loops = [checkinLoop(signal), uploadLoop(signal), healthLoop(signal)];
@@ -772,6 +791,7 @@ export function createAgent(deps: AgentDeps): Agent {
     start,
     stop,
     decide,
+    prepare,
     record,
     checkinOnce,
     uploadOnce,

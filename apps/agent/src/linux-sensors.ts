@@ -1,7 +1,9 @@
 import type { DetectionEvent, FileEvent, NetworkEvent, Policy, SensorState } from '@yamori/protocol';
 import {
   captureExec,
+  hashFd,
   loadLinuxSensors,
+  type CloseWriteWatch,
   type ExecGate as NativeGate,
   type ExecGateStats,
   type ExecRequest as NativeExecRequest,
@@ -16,10 +18,11 @@ import type { Log } from './agent.ts';
 import { createFileEventSource } from './file-events.ts';
 import { createNetEventSource } from './net-events.ts';
 import { createOverflowReporter } from './gate-overflow.ts';
+import { createPreHasher, type PreHasher, type PreHashStats } from './exec-prepare.ts';
 import { createPopupNotifier } from './notify/notifier.ts';
 import type { ProcConnectorEvent } from './process-tree.ts';
 import { WATCHED_ENV } from './proc-reader.ts';
-import type { EventSource, ExecAnswer, ExecGate, ExecRequest, Sensors } from './sensors.ts';
+import type { EventSource, ExecAnswer, ExecGate, ExecPreparer, ExecRequest, Sensors } from './sensors.ts';
 
 /**
  * The composition of the real Linux sensors (@yamori/sensor-linux: fanotify exec gate, proc
@@ -47,6 +50,15 @@ export interface LinuxSensorOptions {
   failRuleGraceMs?: number;
   /** Protections to leave off (debugging). */
   disable?: readonly Protection[];
+  /**
+   * Hash and prepare executables when they are written (close-write watch on the gate's mounts),
+   * so their first exec is decided from memory (default true; ADR 0011).
+   */
+  prepareOnWrite?: boolean;
+  /** Written files bigger than this are left to the exec (default 64 MiB). */
+  prepareMaxBytes?: number;
+  /** Written files hashed at once (default 1). */
+  prepareConcurrency?: number;
   /** Security events the sensors raise themselves (exec queue overflow): the agent records them as alerts. */
   onSecurityEvent?: (event: DetectionEvent) => void;
 }
@@ -148,9 +160,27 @@ export function createLinuxSensors(options: LinuxSensorOptions = {}): LinuxSenso
   };
 }
 
+/** Where the hash an exec was decided with came from. */
+export interface ExecHashStats {
+  /** Hashed while the exec was held. */
+  atExec: number;
+  /** Found in the map, hashed when the file was written. */
+  preHashed: number;
+  /** The exec waited for the hash of the written file that was under way. */
+  joined: number;
+}
+
 export interface ExecGateAdapter extends ExecGate {
   applyPolicy(policy: Policy): void;
-  stats(): (ExecGateStats & { decideErrors: number; inFlight: number }) | undefined;
+  stats():
+    | (ExecGateStats & {
+        decideErrors: number;
+        inFlight: number;
+        hashes: ExecHashStats;
+        /** The close-write pre-hash (ADR 0011); absent when it is off. */
+        prepare?: PreHashStats & { watch: ReturnType<CloseWriteWatch['stats']> };
+      })
+    | undefined;
 }
 
 export function createExecGateAdapter(
@@ -173,7 +203,12 @@ export function createExecGateAdapter(
   const hashes = new Map<string, string>();
   // sha256 → the inodes seen with that content, to flush exactly those when a verdict changes.
   const inodes = new Map<string, Map<string, { dev: number; ino: number; path: string }>>();
-  const remember = (req: NativeExecRequest, sha256: string) => {
+  // Keys hashed at close-write and not yet used by an exec (counted once in hashStats.preHashed).
+  const preHashed = new Set<string>();
+  const hashStats: ExecHashStats = { atExec: 0, preHashed: 0, joined: 0 };
+  let watch: CloseWriteWatch | undefined;
+  let preHasher: PreHasher | undefined;
+  const remember = (req: { dev: number; ino: number; size: number; mtimeNs: bigint; ctimeNs: bigint; path: string }, sha256: string) => {
     if (hashes.size >= 65_536) hashes.delete(hashes.keys().next().value as string);
     hashes.set(fileKey(req), sha256);
     let set = inodes.get(sha256);
@@ -192,9 +227,19 @@ export function createExecGateAdapter(
     inFlight++;
     let answer: ExecAnswer | undefined;
     try {
-      const known = hashes.get(fileKey(req));
-      const c = await captureExec(req, { hash: known === undefined, envNames: WATCHED_ENV });
-      const sha256 = known ?? c.sha256;
+      const key = fileKey(req);
+      const known = hashes.get(key);
+      // a hash of this very file (same key) under way since it was written: wait for it
+      const underWay = known === undefined ? preHasher?.pending(key) : undefined;
+      const [c, written] = await Promise.all([
+        captureExec(req, { hash: known === undefined && underWay === undefined, envNames: WATCHED_ENV }),
+        underWay,
+      ]);
+      let sha256 = known ?? written ?? c.sha256;
+      if (known !== undefined && preHashed.delete(key)) hashStats.preHashed++;
+      else if (written !== undefined) hashStats.joined++;
+      else if (underWay !== undefined) sha256 = await hashFd(req.fd, { size: req.size }).catch(() => undefined); // changed meanwhile
+      if (known === undefined && written === undefined && sha256 !== undefined) hashStats.atExec++;
       if (sha256) remember(req, sha256);
       answer = await decide({
         pid: req.pid,
@@ -257,9 +302,41 @@ export function createExecGateAdapter(
     }
   };
 
+  /** The close-write watch on the gate's mounts feeding the pre-hasher; a failure leaves the gate as it was. */
+  const startPrepare = (preparer: ExecPreparer) => {
+    const hasher = createPreHasher({
+      key: fileKey,
+      known: (key) => hashes.has(key),
+      remember: (file, sha256) => {
+        const key = fileKey(file);
+        if (hashes.has(key)) return;
+        remember(file, sha256);
+        if (preHashed.size >= 65_536) preHashed.clear();
+        preHashed.add(key);
+      },
+      wanted: () => preparer.wanted(),
+      prepare: (file) => preparer.prepare(file),
+      hash: (fd) => hashFd(fd, { background: true }),
+      concurrency: options.prepareConcurrency ?? 1,
+      log,
+    });
+    try {
+      watch = native.startCloseWriteWatch({
+        ...(options.gateMounts ? { mounts: options.gateMounts } : {}),
+        markMode: options.markMode ?? 'filesystem',
+        maxSize: options.prepareMaxBytes ?? 64 * 1024 * 1024,
+        onFiles: (files) => hasher.offer(files),
+        onError: (message) => log('warn', 'close-write watch stopped: executables are hashed at their exec again', { error: message }),
+      });
+      preHasher = hasher;
+    } catch (err) {
+      log('warn', 'close-write watch did not start: executables are hashed at their exec', { error: (err as Error).message });
+    }
+  };
+
   return {
     name: 'exec-gate',
-    async start(decide) {
+    async start(decide, preparer) {
       if (gate && !gate.stopped) return;
       fatal = undefined;
       startError = undefined;
@@ -277,15 +354,21 @@ export function createExecGateAdapter(
         startError = (err as Error).message;
         throw err;
       }
+      if (preparer && (options.prepareOnWrite ?? true)) startPrepare(preparer);
       const s = gate.stats();
       log('info', 'exec gate started', {
         marks: s.marks,
         markErrors: s.markErrors,
         markMode: s.markMode,
         mounts: options.gateMounts ?? 'all',
+        closeWriteWatch: watch ? watch.stats().marks : 'off',
       });
     },
     async stop() {
+      watch?.stop();
+      preHasher?.stop();
+      watch = undefined;
+      preHasher = undefined;
       gate?.stop();
       overflowReporter?.flush();
     },
@@ -320,7 +403,9 @@ export function createExecGateAdapter(
       gate?.configure(policy);
     },
     stats() {
-      return gate ? { ...gate.stats(), decideErrors, inFlight } : undefined;
+      if (!gate) return undefined;
+      const prepare = preHasher && watch ? { ...preHasher.stats(), watch: watch.stats() } : undefined;
+      return { ...gate.stats(), decideErrors, inFlight, hashes: { ...hashStats }, ...(prepare ? { prepare } : {}) };
     },
     state(): SensorState {
       if (!gate) return offState('exec-gate', startError ? `failed to start: ${startError}` : 'not started');

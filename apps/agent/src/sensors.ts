@@ -44,13 +44,26 @@ export interface ExecAnswer {
   cache: boolean;
 }
 
+/**
+ * Work the agent does ahead of an exec, for a file that was just written and may run soon (a gate
+ * that watches writes calls it; see docs/adr/0011). Preparation decides nothing.
+ */
+export interface ExecPreparer {
+  /** False while the agent sheds deep work: the sensor then does not pre-hash written files. */
+  wanted(): boolean;
+  /** Warm what the exec's decision will need for this content (engine memos, the server's answer). */
+  prepare(file: { path: string; sha256: string; fd: number }): Promise<void>;
+}
+
 export interface ExecGate {
   readonly name: string;
   /**
    * Start delivering exec permission events to `decide`. The gate must answer the kernel even if
    * `decide` is late: `setFallback` gives it the policy's timeout and fail rule for that case.
+   * With `preparer`, files written on the gate's filesystems may be hashed and prepared before
+   * they run.
    */
-  start(decide: (req: ExecRequest) => Promise<ExecAnswer>): Promise<void>;
+  start(decide: (req: ExecRequest) => Promise<ExecAnswer>, preparer?: ExecPreparer): Promise<void>;
   stop(): Promise<void>;
   /** Drop cached answers (native cache, kernel ignore marks): all, or the files with these hashes. */
   flush(sha256s?: readonly string[]): void;
