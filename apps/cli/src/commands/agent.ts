@@ -62,9 +62,10 @@ const UNIT_NAME = 'yamori-agent.service';
 
 const USAGE = `usage:
   yamori agent enroll --url URL --token TOKEN [--state DIR]   (token may come from YAMORI_ENROLL_TOKEN)
-  yamori agent run [--state DIR] [--no-sensors] [--gate-mount DIR]...
+  yamori agent run [--state DIR] [--no-sensors] [--gate-mount DIR]... [--no-prepare]
       --no-sensors     debugging: no exec gate, no proc connector (policy sync, commands, queue only)
-      --gate-mount DIR test/debugging: the exec gate marks only mounts at or below DIR (repeatable)
+      --gate-mount DIR test/debugging: the exec gate (and its close-write watch) marks only mounts at or below DIR (repeatable)
+      --no-prepare     debugging/benchmarks: no close-write watch; executables are hashed and analysed at their first exec only
   yamori agent status [--state DIR] [--json]
   yamori agent install [--state DIR] [--config-dir DIR] [--prefix ROOT] [--no-start]
   yamori agent uninstall [--password P] [--state DIR] [--prefix ROOT] [--no-stop] [--keep-state]`;
@@ -121,6 +122,7 @@ function parse(args: string[]) {
       password: { type: 'string' },
       'no-sensors': { type: 'boolean' },
       'gate-mount': { type: 'string', multiple: true },
+      'no-prepare': { type: 'boolean' },
     },
   }).values;
 }
@@ -158,6 +160,7 @@ function realSensors(o: Opts, err: Print, onSecurityEvent: (e: DetectionEvent) =
     log: defaultLog,
     onSecurityEvent,
     ...(o['gate-mount'] ? { gateMounts: o['gate-mount'].map((m) => resolve(m)), markMode: 'mount' as const } : {}),
+    ...(o['no-prepare'] ? { prepareOnWrite: false } : {}),
   });
   if (!set.available) {
     err(`warning: the sensor addon is unavailable; protections OFF: ${set.off.map((x) => x.protection).join(', ')} (${set.off[0]?.reason ?? ''})`);
