@@ -252,35 +252,50 @@ export function createYaraRules(deps: YaraRulesDeps): YaraRules {
     const key = `${generation}\0${req.sha256}`;
     const known = memo.get(key);
     if (known) return known;
-    const data = await readBounded(req, maxScanBytes);
-    if (data === 'too_large') return [];
-    const names = packNames;
-    const gen = generation;
-    const scan = rs.scan(data, { maxBytes: maxScanBytes, timeoutMs: scanTimeoutMs }).then((res) => {
-      if (!res.ok) {
-        log('warn', 'YARA scan failed', { path: req.path, code: res.error.code, error: res.error.message });
-        return [];
-      }
-      const out = yaraFindings(res.matches, (ns) => names.get(ns) ?? ns);
-      if (gen === generation) {
-        if (memo.size >= memoMax) memo.delete(memo.keys().next().value as string);
-        memo.set(key, out);
-      }
-      return out;
-    });
+    // the same content being scanned already (a file prepared when written, run at once): share it
+    const job = scanning.get(key) ?? startScan(rs, key, req);
+    // the read is awaited before the budget starts, as for a scan of one's own: the caller's fd is
+    // never closed under it
+    if ((await job.read) === 'too_large') return [];
     // The exec is decided without YARA past the budget; the scan still lands in the memo for next time.
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<EngineFinding[]>((resolve) => {
-      timer = setTimeout(() => {
-        log('warn', 'YARA scan outlasted the exec budget: decided without it', { path: req.path, bytes: data.length });
-        resolve([]);
-      }, budget());
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), budget());
     });
     try {
-      return await Promise.race([scan, late]);
+      const r = await Promise.race([job.scan, late]);
+      if (r !== 'late') return r;
+      log('warn', 'YARA scan outlasted the exec budget: decided without it', { path: req.path });
+      return [];
     } finally {
       clearTimeout(timer);
     }
+  };
+  const scanning = new Map<string, { read: Promise<Buffer | 'too_large'>; scan: Promise<EngineFinding[]> }>();
+  const startScan = (rs: NonNullable<typeof ruleset>, key: string, req: Parameters<ExecEngine>[0]) => {
+    const names = packNames;
+    const gen = generation;
+    const read = readBounded(req, maxScanBytes);
+    const scan = read
+      .then(async (data) => {
+        if (data === 'too_large') return [];
+        const res = await rs.scan(data, { maxBytes: maxScanBytes, timeoutMs: scanTimeoutMs });
+        if (!res.ok) {
+          log('warn', 'YARA scan failed', { path: req.path, code: res.error.code, error: res.error.message });
+          return [];
+        }
+        const out = yaraFindings(res.matches, (ns) => names.get(ns) ?? ns);
+        if (gen === generation) {
+          if (memo.size >= memoMax) memo.delete(memo.keys().next().value as string);
+          memo.set(key, out);
+        }
+        return out;
+      })
+      .finally(() => scanning.delete(key));
+    scan.catch(() => undefined); // a failed read is reported through `read`
+    const job = { read, scan };
+    scanning.set(key, job);
+    return job;
   };
 
   return {
