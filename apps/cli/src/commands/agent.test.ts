@@ -50,7 +50,7 @@ void test('enroll (token from the environment) against a plain-http dev server, 
   assert.deepEqual([st.enrolled, st.server, st.queueDepth, st.policyRevision], [true, url, 0, null]);
 });
 
-void test("install: the unit runs node with a small young generation and a compile cache in the state directory, which install fills before the first start", async (t) => {
+void test("install: the unit runs node with a small young generation, malloc's fixed mmap threshold and a compile cache in the state directory, which install fills before the first start", async (t) => {
   const root = tmp(t);
   const state = join(root, 'var/lib/yamori');
   const calls: string[][] = [];
@@ -60,6 +60,7 @@ void test("install: the unit runs node with a small young generation and a compi
   const unit = readFileSync(join(root, 'etc/systemd/system/yamori-agent.service'), 'utf8');
   assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 \S+ agent run --state /m);
   assert.match(unit, new RegExp(`^Environment=NODE_COMPILE_CACHE=${join(state, 'compile-cache')}$`, 'm'));
+  assert.match(unit, /^Environment=GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=32768:glibc\.malloc\.trim_threshold=65536$/m);
   assert.ok(readdirSync(join(state, 'compile-cache')).length > 0, 'the compile cache is filled');
 });
 

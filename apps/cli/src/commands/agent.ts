@@ -312,11 +312,15 @@ function status(stateDir: string, o: Opts, out: Print): number {
  * - a compile cache in the state directory (root's, 0700): with it node runs the sources' stripped
  *   JavaScript without loading the TypeScript stripper (its source and WebAssembly memory stay out
  *   of the process) and compiles less at start. `install` fills it before the first start.
+ * - glibc's malloc gives blocks of 32 KiB and more their own mappings, returned when freed: by
+ *   default its threshold rises with the largest block freed, and the compiler's and the file
+ *   engine's freed memory stayed in the process (thread arenas grew 20 MB over 1,000 execs of
+ *   unknown files, the main heap 17 MB more over fifteen 10 MB files).
  */
 export function agentService(o: { node: string; cli: string; stateDir: string }): { argv: string[]; env: Record<string, string> } {
   return {
     argv: [o.node, '--max-semi-space-size=1', o.cli, 'agent', 'run', '--state', o.stateDir],
-    env: { NODE_COMPILE_CACHE: join(o.stateDir, 'compile-cache') },
+    env: { NODE_COMPILE_CACHE: join(o.stateDir, 'compile-cache'), GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=32768:glibc.malloc.trim_threshold=65536' },
   };
 }
 
