@@ -106,9 +106,11 @@ export function createPreHasher(deps: PreHasherDeps): PreHasher {
     if (at >= 0) queue.splice(at, 1);
     running++;
     const { file } = job;
-    job.hashed = deps.hash(file.fd).then(
+    // changed since the event (a later event for it is on its way): not worth reading
+    const current = unchanged(file) ? deps.hash(file.fd) : Promise.resolve(undefined);
+    job.hashed = current.then(
       (sha256) => {
-        if (unchanged(file)) return sha256;
+        if (sha256 !== undefined && unchanged(file)) return sha256;
         s.discarded++;
         return undefined;
       },

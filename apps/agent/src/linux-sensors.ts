@@ -206,6 +206,8 @@ export function createExecGateAdapter(
   // Keys hashed at close-write and not yet used by an exec (counted once in hashStats.preHashed).
   const preHashed = new Set<string>();
   const hashStats: ExecHashStats = { atExec: 0, preHashed: 0, joined: 0 };
+  // Keys an exec is hashing right now: a close-write candidate for the same key is not hashed again.
+  const hashingAtExec = new Set<string>();
   let watch: CloseWriteWatch | undefined;
   let preHasher: PreHasher | undefined;
   const remember = (req: { dev: number; ino: number; size: number; mtimeNs: bigint; ctimeNs: bigint; path: string }, sha256: string) => {
@@ -231,8 +233,10 @@ export function createExecGateAdapter(
       const known = hashes.get(key);
       // a hash of this very file (same key) under way since it was written: wait for it
       const underWay = known === undefined ? preHasher?.pending(key) : undefined;
+      const hashHere = known === undefined && underWay === undefined;
+      if (hashHere) hashingAtExec.add(key);
       const [c, written] = await Promise.all([
-        captureExec(req, { hash: known === undefined && underWay === undefined, envNames: WATCHED_ENV }),
+        captureExec(req, { hash: hashHere, envNames: WATCHED_ENV }).finally(() => hashingAtExec.delete(key)),
         underWay,
       ]);
       let sha256 = known ?? written ?? c.sha256;
@@ -306,7 +310,7 @@ export function createExecGateAdapter(
   const startPrepare = (preparer: ExecPreparer) => {
     const hasher = createPreHasher({
       key: fileKey,
-      known: (key) => hashes.has(key),
+      known: (key) => hashes.has(key) || hashingAtExec.has(key),
       remember: (file, sha256) => {
         const key = fileKey(file);
         if (hashes.has(key)) return;
