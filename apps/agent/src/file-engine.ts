@@ -60,11 +60,9 @@ export function createFileEngine(options: FileEngineOptions = {}): ExecEngine {
   const maxBytes = options.maxFileBytes ?? 64 * 1024 * 1024;
   const memoMax = options.memo ?? 4096;
   const memo = new Map<string, EngineFinding[]>();
-  return async (req) => {
-    // Package ownership depends on the path, so the memo is per content and path.
-    const key = `${req.sha256}\0${req.path}`;
-    const known = memo.get(key);
-    if (known) return known;
+  // scores under way: an exec of a file still being prepared (ADR 0011) waits for that score
+  const scoring = new Map<string, Promise<EngineFinding[]>>();
+  const score = async (req: Parameters<ExecEngine>[0], key: string): Promise<EngineFinding[]> => {
     let reader: FileReader | undefined;
     try {
       reader = req.fd !== undefined && req.fd >= 0 ? fdReader(req.fd) : openFileReader(req.path);
@@ -81,5 +79,14 @@ export function createFileEngine(options: FileEngineOptions = {}): ExecEngine {
     } finally {
       reader?.close();
     }
+  };
+  return async (req) => {
+    // Package ownership depends on the path, so the memo is per content and path.
+    const key = `${req.sha256}\0${req.path}`;
+    const known = memo.get(key) ?? scoring.get(key);
+    if (known) return known;
+    const p = score(req, key).finally(() => scoring.delete(key));
+    scoring.set(key, p);
+    return p;
   };
 }

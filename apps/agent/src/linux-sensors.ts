@@ -426,7 +426,8 @@ export function createExecGateAdapter(
         );
       if (s.queueFull > 0) problems.push(`${s.queueFull} answered by the fail rule at a full queue`);
       if (decideErrors > 0) problems.push(`${decideErrors} decision errors`);
-      const detail = `${s.events} execs seen, ${s.cacheHits} answered from cache, ${s.jsAllowed} allowed, ${s.jsDenied} denied`;
+      const written = preHasher && watch?.stats().running ? `; ${preHasher.stats().hashed} executables hashed when written, ${hashStats.preHashed} of them run since` : '';
+      const detail = `${s.events} execs seen, ${s.cacheHits} answered from cache, ${s.jsAllowed} allowed, ${s.jsDenied} denied${written}`;
       return problems.length > 0 || s.marks === 0
         ? { name: 'exec-gate', state: 'degraded', reason: `${problems.join('; ')}; ${detail}`.slice(0, 1024) }
         : { name: 'exec-gate', state: 'active', reason: detail };
