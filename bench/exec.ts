@@ -1,4 +1,4 @@
-// `npm run bench -- exec [--n 1000] [--cold 15] [--paced 2000] [--no-fapolicyd]`
+// `npm run bench -- exec [--n 1000] [--cold 15] [--paced 2000] [--storm 20000] [--no-fapolicyd]`
 //
 // Cost of the agent's pre-execution control, all in one run on this machine: fork+exec+wait of a
 // dynamic `/bin/true` copy and of a small static binary, N times each, with
@@ -7,14 +7,17 @@
 //     files unknown to it (every exec is a round trip to the agent: capture, hash memo, decision),
 //     and on a file it allowed with cache (kernel ignore mark: "warm"),
 //   - Debian's fapolicyd in permissive mode (its sample "known-libs" rules).
-// Also: the decision for a cold 10 MB unknown file (hash + static analysis + server lookup), the
-// process-start events lost at 1,000 execs/s, and the agent's RSS and idle CPU.
+// Also: the decision for a cold 10 MB unknown file (hash + static analysis + server lookup), run
+// 200 ms after it was written (download, then run: the agent's close-write watch has hashed and
+// prepared it meanwhile, ADR 0011) and at once after the write; the process-start events lost at
+// 1,000 execs/s; the agent's RSS and idle CPU; and what the close-write watch costs the agent while
+// something writes many small non-executable files (agent restarted with --no-prepare to compare).
 // The agent's exec gate marks only a tmpfs mounted for the run (--gate-mount), so other people's
 // execs on a shared machine are not slowed; fapolicyd marks every filesystem it watches while it runs.
 // Last line: one JSON object.
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,12 +29,14 @@ const { values: opt } = parseArgs({
     n: { type: 'string', default: '1000' },
     cold: { type: 'string', default: '15' },
     paced: { type: 'string', default: '2000' },
+    storm: { type: 'string', default: '20000' },
     'no-fapolicyd': { type: 'boolean', default: false },
   },
 });
 const N = Number(opt.n);
 const COLD = Number(opt.cold);
 const PACED = Number(opt.paced);
+const STORM = Number(opt.storm);
 
 if (process.getuid?.() !== 0) {
   console.error('bench exec needs root (fanotify, mount)');
@@ -186,13 +191,22 @@ const enrolled = execFileSync(process.execPath, [YAMORI, 'agent', 'enroll', '--u
 const agentId = /agent (\S+) with/.exec(enrolled)?.[1] ?? '';
 const policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
 let agentOut = '';
-agent = spawn(process.execPath, [YAMORI, 'agent', 'run', '--state', state, '--gate-mount', gated], { stdio: ['ignore', 'pipe', 'pipe'] });
-agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
-agent.stderr?.on('data', (d: Buffer) => (agentOut = (agentOut + d.toString()).slice(-20000)));
-for (let i = 0; !agentOut.includes('agent started'); i++) {
-  if (i > 300) throw new Error(`agent did not start:\n${agentOut}`);
-  await sleep(100);
-}
+const startAgent = async (extra: string[] = []) => {
+  agentOut = '';
+  agent = spawn(process.execPath, [YAMORI, 'agent', 'run', '--state', state, '--gate-mount', gated, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
+  agent.stderr?.on('data', (d: Buffer) => (agentOut = (agentOut + d.toString()).slice(-20000)));
+  for (let i = 0; !agentOut.includes('agent started'); i++) {
+    if (i > 300) throw new Error(`agent did not start:\n${agentOut}`);
+    await sleep(100);
+  }
+};
+const stopAgent = async () => {
+  agent?.kill('SIGTERM');
+  await new Promise((r) => agent?.once('exit', r));
+  agent = undefined;
+};
+await startAgent();
 const applied = () => {
   try {
     return (JSON.parse(readFileSync(join(state, 'policy.json'), 'utf8')) as { revision?: number }).revision;
@@ -245,16 +259,31 @@ for (let i = 0; i < 60; i++) {
 const lost = PACED - received;
 console.log(`${PACED} execs at 1,000/s: ${received} process-start events at the server, ${lost} lost`);
 
-// cold 10 MB unknown files: hash + static analysis + server lookup, one exec each
-const cold: number[] = [];
-for (let i = 0; i < COLD; i++) {
-  const f = makeBin(`cold-${i}`, '/bin/true', 10 << 20);
-  const [us] = await loop(f.path, 1);
-  cold.push((us ?? NaN) / 1000);
-  rmSync(f.path);
-}
-const cold10 = pct(cold, 50);
-console.log(`cold 10 MB unknown file, first exec: p50 ${cold10.toFixed(1)} ms, p99 ${pct(cold, 99).toFixed(1)} ms (${COLD} files)`);
+// cold 10 MB unknown files: hash + static analysis + YARA + server lookup, one exec each. Run 200 ms
+// after the write (the realistic download-then-run case: the close-write watch has had time), and at
+// once after it (the exec races the pre-analysis and hashes the file itself unless it is under way).
+const makeCold = (name: string) => {
+  const path = join(gated, name);
+  copyFileSync('/bin/true', path);
+  appendFileSync(path, randomBytes(10 << 20));
+  chmodSync(path, 0o755);
+  return path;
+};
+const coldExecs = async (label: string, afterMs: number): Promise<number[]> => {
+  const ms: number[] = [];
+  for (let i = 0; i < COLD; i++) {
+    const path = makeCold(`cold-${label}-${i}`);
+    if (afterMs > 0) await sleep(afterMs);
+    const [us] = await loop(path, 1);
+    ms.push((us ?? NaN) / 1000);
+    rmSync(path);
+    await sleep(50); // let the agent finish with the previous file
+  }
+  console.log(`cold 10 MB unknown file, first exec ${label.padEnd(28)}: p50 ${pct(ms, 50).toFixed(1)} ms, p99 ${pct(ms, 99).toFixed(1)} ms (${COLD} files)`);
+  return ms;
+};
+const cold10 = pct(await coldExecs('200 ms after it was written', 200), 50);
+const cold10Now = pct(await coldExecs('right after it was written', 0), 50);
 
 await deploy((p) => (p.modules.malware.mode = 'block'));
 const block = await measure('agent block (unknown file)', dyn.path, stat.path);
@@ -266,16 +295,56 @@ const stat1 = (pid: number) => {
   const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
   return Number(rest[11]) + Number(rest[12]); // utime + stime, clock ticks
 };
-const apid = agent.pid ?? 0;
+let apid = agent?.pid ?? 0;
 const t0 = stat1(apid);
 const w0 = Date.now();
 await sleep(10_000);
 const idleCpu = ((stat1(apid) - t0) / 100 / ((Date.now() - w0) / 1000)) * 100;
 const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${apid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 console.log(`agent idle: ${idleCpu.toFixed(2)} % CPU, RSS ${rssMb.toFixed(0)} MB`);
-agent.kill('SIGTERM');
-await new Promise((r) => agent?.once('exit', r));
-agent = undefined;
+
+// what the close-write watch costs: CPU of every agent thread (schedstat, ns) while a shell creates
+// STORM small non-executable files in the gated tmpfs; the kernel opens each for the watch, whose
+// thread fstat()s and closes it (JavaScript never hears of them)
+const agentCpuNs = (pid: number) => {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended
+    }
+  }
+  return ns;
+};
+const storm = async (label: string, slug: string): Promise<{ cpuMs: number; wallMs: number }> => {
+  const dir = join(gated, `storm-${slug}`);
+  execFileSync('mkdir', ['-p', dir]);
+  await sleep(2000);
+  const c0 = agentCpuNs(apid);
+  const w = performance.now();
+  execFileSync('/bin/sh', ['-c', `cd ${dir} && i=0; while [ $i -lt ${STORM} ]; do echo data > f$i.txt; i=$((i+1)); done`]);
+  const wallMs = performance.now() - w;
+  await sleep(1000); // what the agent still had queued
+  const busyMs = (agentCpuNs(apid) - c0) / 1e6;
+  // the agent's background CPU over a window as long, right after: subtracted
+  const windowMs = performance.now() - w;
+  const q0 = agentCpuNs(apid);
+  await sleep(windowMs);
+  const quietMs = (agentCpuNs(apid) - q0) / 1e6;
+  rmSync(dir, { recursive: true, force: true });
+  const cpuMs = Math.max(0, busyMs - quietMs);
+  console.log(
+    `${STORM} small files written in the gated tmpfs, ${label.padEnd(26)}: agent CPU ${cpuMs.toFixed(0)} ms (${busyMs.toFixed(0)} ms, minus ${quietMs.toFixed(0)} ms in a quiet window as long), writer ${wallMs.toFixed(0)} ms`,
+  );
+  return { cpuMs, wallMs };
+};
+const stormWatch = await storm('with the close-write watch', 'watch');
+await stopAgent();
+await startAgent(['--no-prepare']);
+apid = agent?.pid ?? 0;
+const stormPlain = await storm('without it (--no-prepare)', 'plain');
+await stopAgent();
 await server.stop();
 server = undefined;
 
@@ -321,9 +390,15 @@ console.log(
     cold_ratio: r2(block.dynP50 / base.dynP50),
     fapolicyd_ratio: fapo ? r2(fapo.dynP50 / base.dynP50) : null,
     cold_10mb_p50_ms: r2(cold10),
+    cold_10mb_immediate_p50_ms: r2(cold10Now),
     lost_exec_events: lost,
     agent_rss_mb: Math.round(rssMb),
     agent_idle_cpu_pct: r2(idleCpu),
+    write_storm_files: STORM,
+    write_storm_agent_cpu_ms: Math.round(stormWatch.cpuMs),
+    write_storm_agent_cpu_ms_no_watch: Math.round(stormPlain.cpuMs),
+    write_storm_writer_ms: Math.round(stormWatch.wallMs),
+    write_storm_writer_ms_no_watch: Math.round(stormPlain.wallMs),
   }),
 );
 process.exit(0);
