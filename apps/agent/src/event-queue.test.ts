@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { DatabaseSync } from 'node:sqlite';
+import { setTimeout as delay } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AnyEvent, DetectionEvent, ProcessEvent } from '@yamori/protocol';
@@ -112,4 +114,33 @@ void test('413: shrink splits the batch; a single oversized event is dropped. 40
   assert.equal(q.dropped()['too_large'], 1);
   assert.equal(q.depth(), 1);
   q.close();
+});
+
+void test('telemetry is written in groups within coalesceMs; an alert, a batch and close() write what waits at once', async (t) => {
+  const path = tmp(t);
+  const q = createEventQueue({ path, maxBytes: 1 << 20, coalesceMs: 50 });
+  const onDisk = () => {
+    const db = new DatabaseSync(path, { readOnly: true });
+    try {
+      return Number((db.prepare('SELECT COUNT(*) AS n FROM events').get() as { n: number }).n);
+    } finally {
+      db.close();
+    }
+  };
+  q.enqueue([proc()]);
+  q.enqueue([proc()]);
+  assert.equal(q.depth(), 2, 'waiting events count');
+  assert.equal(onDisk(), 0, 'not yet written');
+  await delay(150);
+  assert.equal(onDisk(), 2, 'written together after coalesceMs');
+  q.enqueue([proc()]);
+  q.enqueue([alert()]);
+  assert.equal(onDisk(), 4, 'an alert commits at once, with the telemetry that waited');
+  q.enqueue([proc()]);
+  assert.equal(q.nextBatch()?.events.length, 5, 'a batch takes what waits');
+  q.enqueue([proc()]);
+  q.close();
+  const again = createEventQueue({ path, maxBytes: 1 << 20 });
+  assert.equal(again.depth(), 6, 'close() wrote the last one');
+  again.close();
 });

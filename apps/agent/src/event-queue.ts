@@ -13,6 +13,11 @@ import { MAX_EVENTS_PER_BATCH, type AnyEvent } from '@yamori/protocol';
  * Exactly-once delivery with the server's idempotency by batch id: `nextBatch()` assigns events
  * to a batch id and commits that before returning, so a crash after sending but before `ack()`
  * returns the same id with the same events after restart. Only one batch is open at a time.
+ *
+ * Telemetry is written in groups: events enqueued within `coalesceMs` (or up to 256 of them) go
+ * into one transaction. A transaction per process start cost more than everything else the agent
+ * does for an exec; the price is that a crash loses at most the last `coalesceMs` of telemetry.
+ * Alerts are never held back: an enqueue that carries one commits at once, with what waits.
  */
 export interface QueuedBatch {
   batchId: string;
@@ -49,7 +54,11 @@ export interface EventQueueDeps {
   /** Uncompressed payload bytes per batch (the server's body limit applies after gzip). */
   maxBatchBytes?: number;
   newId?: () => string;
+  /** How long telemetry may wait to be written with later events (ms, default 25; 0: at once). */
+  coalesceMs?: number;
 }
+
+const COALESCE_MAX = 256;
 
 const ALERT = 'yamori.alert';
 
@@ -141,23 +150,58 @@ export function createEventQueue(deps: EventQueueDeps): EventQueue {
     };
   };
 
-  return {
-    enqueue(events) {
-      if (events.length === 0) return;
+  const coalesceMs = deps.coalesceMs ?? 25;
+  let waiting: { dataset: string; size: number; body: string }[] = [];
+  let waitingBytes = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (waiting.length === 0) return;
+    const saved = { bytes, depth };
+    try {
       tx(() => {
-        for (const ev of events) {
-          const body = JSON.stringify(ev);
-          const size = Buffer.byteLength(body);
-          const dataset = ev.event.dataset;
-          insert.run(dataset, dataset === ALERT ? 1 : 0, size, body);
-          bytes += size;
+        for (const r of waiting) {
+          insert.run(r.dataset, r.dataset === ALERT ? 1 : 0, r.size, r.body);
+          bytes += r.size;
           depth += 1;
         }
         if (bytes > maxBytes) enforceBound();
       });
+    } catch (err) {
+      // rolled back: the events keep waiting for the next try
+      ({ bytes, depth } = saved);
+      throw err;
+    }
+    waiting = [];
+    waitingBytes = 0;
+  };
+  const flushLater = () => {
+    try {
+      flush();
+    } catch {
+      // the disk is full or the database busy: the events wait in memory, the next enqueue or batch retries
+      timer ??= setTimeout(flushLater, 1000).unref();
+    }
+  };
+
+  return {
+    enqueue(events) {
+      if (events.length === 0) return;
+      let alert = false;
+      for (const ev of events) {
+        const body = JSON.stringify(ev);
+        const size = Buffer.byteLength(body);
+        waiting.push({ dataset: ev.event.dataset, size, body });
+        waitingBytes += size;
+        alert ||= ev.event.dataset === ALERT;
+      }
+      if (alert || coalesceMs <= 0 || waiting.length >= COALESCE_MAX || bytes + waitingBytes > maxBytes) flush();
+      else timer ??= setTimeout(flushLater, coalesceMs).unref();
     },
 
     nextBatch() {
+      flush();
       const open = openBatch.get() as { batch_id: string } | undefined;
       if (open) return load(open.batch_id);
       const id = tx(() => {
@@ -220,8 +264,8 @@ export function createEventQueue(deps: EventQueueDeps): EventQueue {
       });
     },
 
-    depth: () => depth,
-    bytes: () => bytes,
+    depth: () => depth + waiting.length,
+    bytes: () => bytes + waitingBytes,
     dropped() {
       const out: Record<string, number> = {};
       for (const r of db.prepare('SELECT dataset, count FROM dropped').all() as { dataset: string; count: number }[]) {
@@ -234,9 +278,11 @@ export function createEventQueue(deps: EventQueueDeps): EventQueue {
     },
     setMaxBytes(n) {
       maxBytes = n;
+      flush();
       if (bytes > maxBytes) tx(enforceBound);
     },
     close() {
+      flush();
       db.close();
     },
   };
