@@ -369,11 +369,13 @@ export function createExecGateAdapter(
       });
     },
     async stop() {
+      // the gate first: an exec it holds pins the watch's marks, and closing the watch would wait
+      // for that exec's answer, which may need this (then blocked) thread
+      gate?.stop();
       watch?.stop();
       preHasher?.stop();
       watch = undefined;
       preHasher = undefined;
-      gate?.stop();
       overflowReporter?.flush();
     },
     flush(sha256s) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -163,6 +164,21 @@ int y_fd_path(int fd, char *buf, size_t len) {
   }
   buf[n] = 0;
   return (int)n;
+}
+
+int y_fd_high(int fd) {
+  if (fd < 0) return fd;
+  int min = 1024;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && (rlim_t)min >= rl.rlim_cur)
+    min = (int)(rl.rlim_cur / 2);
+  int hi = fcntl(fd, F_DUPFD_CLOEXEC, min);
+  if (hi <= fd) {
+    if (hi >= 0) close(hi);
+    return fd;
+  }
+  close(fd);
+  return hi;
 }
 
 int y_parent_of(int pid) {

@@ -532,6 +532,7 @@ static napi_value js_watch_start(napi_env env, napi_callback_info info) {
   unsigned dflags = FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK | FAN_UNLIMITED_QUEUE;
   w->decoy_fd = fanotify_init(dflags | (w->report_pidfd ? FAN_REPORT_PIDFD : 0), O_RDONLY | O_CLOEXEC | O_LARGEFILE);
   if (w->decoy_fd < 0) w->decoy_fd = fanotify_init(dflags, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+  w->decoy_fd = y_fd_high(w->decoy_fd); /* released before our notification groups at exit */
   if (w->decoy_fd >= 0) {
     y_crash_install();
     y_crash_register(w->decoy_fd);

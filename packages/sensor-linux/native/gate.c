@@ -744,6 +744,7 @@ static napi_value js_gate_start(napi_env env, napi_callback_info info) {
     gate_free(g);
     return y_throw_errno(env, "fanotify_init", err);
   }
+  g->fan_fd = y_fd_high(g->fan_fd); /* released before our notification groups at exit */
   y_crash_install();
   y_crash_register(g->fan_fd);
   g->have_pidfd_report = (g->init_flags & FAN_REPORT_PIDFD) != 0;

@@ -78,6 +78,14 @@ void y_crash_install(void);
 
 /* Resolve /proc/self/fd/N into buf; returns length or -1. */
 int y_fd_path(int fd, char *buf, size_t len);
+/* Moves a permission group's fd to a high number (1024 and up, or half the fd limit), closing the
+ * original; returns the fd to use. When a process dies, the kernel releases its files in reverse
+ * order of fd number, and releasing a fanotify group waits until no exec or open still waiting on
+ * *any* group pins one of its marks (fsnotify_prepare_user_wait pins the current mark of every
+ * list). Our notification groups share objects with our permission groups, so the permission groups
+ * must be released first, answering their waiters; else SIGKILL of the agent with an exec pending
+ * would leave the dying agent and that exec blocked for good. */
+int y_fd_high(int fd);
 /* Parent tgid of a process from /proc/<pid>/stat, -1 if unknown. */
 int y_parent_of(int pid);
 

@@ -1,7 +1,9 @@
 // The close-write watch on the real kernel: marks only a private tmpfs, every watch stopped in
 // after(), every fd it hands over closed.
 import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { CloseWriteWatch, CloseWriteWatchOptions, WrittenFile } from './index.ts';
 import { mountScratch, sensorsOrSkip, sh, sleep, waitFor, type Scratch } from './testing/harness.ts';
@@ -12,10 +14,12 @@ describe('close-write watch', { skip: skip ?? false }, () => {
   let scratch: Scratch;
   const watches: CloseWriteWatch[] = [];
   const seen: WrittenFile[] = [];
+  const children: ChildProcess[] = [];
   before(() => {
     scratch = mountScratch();
   });
   after(() => {
+    for (const c of children) c.kill('SIGKILL');
     for (const w of watches) w.stop();
     for (const f of seen) closeSync(f.fd);
     scratch?.cleanup();
@@ -96,5 +100,33 @@ describe('close-write watch', { skip: skip ?? false }, () => {
     assert.equal(of(own).length, 0);
     assert.equal(s.droppedCandidates, 0);
     w.stop();
+  });
+
+  it('SIGKILL of a process holding the gate and the watch never leaves an exec blocked', async () => {
+    // An exec waiting on the gate pins the current mark of every other list (here the watch's
+    // filesystem mark for FAN_ATTRIB), and releasing a group waits for such pins: if the dying
+    // process released the watch before the gate, it and the exec would wait on each other forever.
+    // (If this regresses, the exec's SIGKILL at the timeout below unsticks both.)
+    const bin = scratch.binary('held-with-watch');
+    const script = fileURLToPath(new URL('./testing/gate-child.ts', import.meta.url));
+    const child = spawn(process.execPath, [script, scratch.dir, 'watch'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(child);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    assert.ok(await waitFor(() => out.includes('ready'), 10000), 'gate child started');
+    const run = sh(`exec ${bin}`, { timeoutMs: 8000 });
+    assert.ok(await waitFor(() => out.includes('held'), 5000), 'exec is held by the child gate');
+    await sleep(100);
+    const t0 = performance.now();
+    child.kill('SIGKILL');
+    const r = await run;
+    assert.equal(r.code, 0, 'the kernel allowed the pending exec when the group died');
+    assert.ok(performance.now() - t0 < 5000, `exec completed ${(performance.now() - t0).toFixed(0)} ms after kill`);
+    const exited = await new Promise<boolean>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(true);
+      child.once('exit', () => resolve(true));
+      setTimeout(() => resolve(false), 5000);
+    });
+    assert.ok(exited, 'the killed process finished exiting');
   });
 });
