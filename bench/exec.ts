@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultPolicy, type Policy } from '@yamori/protocol';
+import { agentService } from '../apps/cli/src/commands/agent.ts';
 import { consoleSession, startYamori, YAMORI, type ServerProcess } from '../apps/cli/src/test-support.ts';
 
 const { values: opt } = parseArgs({
@@ -187,13 +188,16 @@ const ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
 const { api } = await consoleSession(server.url, ca, 'admin@yamori.local', server.password ?? '');
 const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
 const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'bench', expiresInHours: 1 })).json<{ token: string }>();
-const enrolled = execFileSync(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server.url, '--token', tok.token, '--state', state], { encoding: 'utf8' });
+// the agent runs as its systemd unit runs it (node flags, environment); enrolling fills its compile cache as `install` does
+const service = agentService({ node: process.execPath, cli: YAMORI, stateDir: state });
+const serviceEnv = { ...process.env, ...service.env };
+const enrolled = execFileSync(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server.url, '--token', tok.token, '--state', state], { encoding: 'utf8', env: serviceEnv });
 const agentId = /agent (\S+) with/.exec(enrolled)?.[1] ?? '';
 const policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
 let agentOut = '';
 const startAgent = async (extra: string[] = []) => {
   agentOut = '';
-  agent = spawn(process.execPath, [YAMORI, 'agent', 'run', '--state', state, '--gate-mount', gated, ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
+  agent = spawn(process.execPath, [...service.argv.slice(1), '--gate-mount', gated, ...extra], { stdio: ['ignore', 'pipe', 'pipe'], env: serviceEnv });
   agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
   agent.stderr?.on('data', (d: Buffer) => (agentOut = (agentOut + d.toString()).slice(-20000)));
   for (let i = 0; !agentOut.includes('agent started'); i++) {
