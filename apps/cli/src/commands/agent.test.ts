@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -62,6 +62,8 @@ void test("install: the unit runs node with a small young generation, malloc's f
   assert.match(unit, new RegExp(`^Environment=NODE_COMPILE_CACHE=${join(state, 'compile-cache')}$`, 'm'));
   assert.match(unit, /^Environment=GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=32768:glibc\.malloc\.trim_threshold=65536$/m);
   assert.ok(readdirSync(join(state, 'compile-cache')).length > 0, 'the compile cache is filled');
+  assert.equal(statSync(state).mode & 0o777, 0o700, 'a state directory install makes is root-only');
+  assert.equal(statSync(join(state, 'compile-cache')).mode & 0o777, 0o700);
 });
 
 void test('install writes a systemd unit with watchdog and restart; uninstall needs the policy password', async (t) => {

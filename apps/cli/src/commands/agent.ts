@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -375,7 +375,10 @@ function install(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, 
     return 0;
   }
   // Fill the service's compile cache (`yamori agent help` loads the whole agent), so that its first start too runs without the TypeScript stripper.
-  spawnSync(process.execPath, [cli, 'agent', 'help'], { env: { ...process.env, ...agentService({ node: process.execPath, cli, stateDir }).env }, stdio: 'ignore', timeout: 60_000 });
+  // The directories are made here, root's only: node would make a missing state directory with the shell's umask.
+  const serviceEnv = agentService({ node: process.execPath, cli, stateDir }).env;
+  mkdirSync(serviceEnv.NODE_COMPILE_CACHE ?? join(stateDir, 'compile-cache'), { recursive: true, mode: 0o700 });
+  spawnSync(process.execPath, [cli, 'agent', 'help'], { env: { ...process.env, ...serviceEnv }, stdio: 'ignore', timeout: 60_000 });
   const systemctl = deps.systemctl ?? ((a: string[]) => spawnSync('systemctl', a, { stdio: 'inherit' }).status ?? 1);
   if (systemctl(['daemon-reload']) !== 0 || systemctl(['enable', '--now', UNIT_NAME]) !== 0) {
     err('systemctl failed: check `journalctl -u yamori-agent`; is this a systemd host?');
