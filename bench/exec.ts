@@ -82,10 +82,14 @@ int main(int argc, char **argv) {
 `;
 
 const work = mkdtempSync(join(tmpdir(), 'yamori-bench-exec-'));
-const gated = join(work, 'gated');
+// The measured binaries live under /run (root's), not /tmp: a program run from a world-writable
+// directory is what the behaviour rule exec_from_world_writable alerts on, and an alert per exec
+// would measure the alert path, not the exec gate.
+const mounts = mkdtempSync('/run/yamori-bench-exec-');
+const gated = join(mounts, 'gated');
 // the same binaries on a tmpfs the gate does not mark: the baseline, measured alternately with each
 // mode so both see the same load on a shared machine
-const plain = join(work, 'plain');
+const plain = join(mounts, 'plain');
 const data = join(work, 'data');
 const state = join(work, 'agent');
 execFileSync('mkdir', ['-p', gated, plain, data, state]);
@@ -109,6 +113,7 @@ const cleanup = () => {
 process.on('exit', () => {
   cleanup();
   rmSync(work, { recursive: true, force: true });
+  rmSync(mounts, { recursive: true, force: true });
 });
 process.on('SIGINT', () => process.exit(130));
 
