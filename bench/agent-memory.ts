@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agentService } from '../apps/cli/src/commands/agent.ts';
-import { consoleSession, startYamori, YAMORI } from '../apps/cli/src/test-support.ts';
+import { upWithEnrolledAgent, YAMORI } from '../apps/cli/src/test-support.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -108,18 +108,13 @@ process.on('exit', () => {
 });
 process.on('SIGINT', () => process.exit(130));
 
-const server = await startYamori(['up', '--data', data, '--port', '0']);
-started.push(server.child);
-const ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
-const { api } = await consoleSession(server.url, ca, 'admin@yamori.local', server.password ?? '');
-const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
-const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'bench', expiresInHours: 1 })).json<{ token: string }>();
 // the unit's command line and environment (--plain: none of it), with the probe preloaded
 const service = agentService({ node: process.execPath, cli: YAMORI, stateDir: state });
 const [, ...runArgs] = opt.plain ? [process.execPath, YAMORI, 'agent', 'run', '--state', state] : service.argv;
 const env = { ...process.env, ...(opt.plain ? {} : service.env) };
 // enrolling loads the whole agent, so it fills the compile cache as `install` does
-execFileSync(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server.url, '--token', tok.token, '--state', state], { encoding: 'utf8', env });
+const { server } = await upWithEnrolledAgent({ data, stateDir: state, tokenName: 'bench', env });
+started.push(server.child);
 
 let agentOut = '';
 const args = ['--import', PROBE, ...runArgs, ...(sensors ? ['--gate-mount', gated] : ['--no-sensors'])];

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { defaultPolicy, type Policy } from '@yamori/protocol';
 import { agentService } from '../apps/cli/src/commands/agent.ts';
-import { consoleSession, startYamori, YAMORI, type ServerProcess } from '../apps/cli/src/test-support.ts';
+import { upWithEnrolledAgent, YAMORI, type ServerProcess } from '../apps/cli/src/test-support.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -188,17 +188,12 @@ chmodSync(plainStatic, 0o755);
 console.log(`fork+exec+wait, ${N} runs per binary per mode (µs); the gate marks only ${gated}`);
 
 // ---------- the real agent against the real server ----------
-server = await startYamori(['up', '--data', data, '--port', '0']);
-const ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
-const { api } = await consoleSession(server.url, ca, 'admin@yamori.local', server.password ?? '');
-const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
-const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'bench', expiresInHours: 1 })).json<{ token: string }>();
 // the agent runs as its systemd unit runs it (node flags, environment); enrolling fills its compile cache as `install` does
 const service = agentService({ node: process.execPath, cli: YAMORI, stateDir: state });
 const serviceEnv = { ...process.env, ...service.env };
-const enrolled = execFileSync(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server.url, '--token', tok.token, '--state', state], { encoding: 'utf8', env: serviceEnv });
-const agentId = /agent (\S+) with/.exec(enrolled)?.[1] ?? '';
-const policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
+const up = await upWithEnrolledAgent({ data, stateDir: state, tokenName: 'bench', env: service.env });
+server = up.server;
+const { api, agentId, policyId } = up;
 let agentOut = '';
 const startAgent = async (extra: string[] = []) => {
   agentOut = '';

@@ -3,7 +3,7 @@
 // kernel (root). For a shared machine the gate marks only a private tmpfs mounted here
 // (--gate-mount), decision timeouts are short, and after() kills and unmounts everything.
 import assert from 'node:assert/strict';
-import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPolicy, type Policy } from '@yamori/protocol';
-import { consoleSession, startYamori, YAMORI, type ServerProcess } from './test-support.ts';
+import { consoleSession, startYamori, upWithEnrolledAgent, YAMORI, type ServerProcess } from './test-support.ts';
 
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -156,22 +156,10 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
     mounted = true;
     data = mkdtempSync(join(tmpdir(), 'yamori-e2e-data-'));
     stateDir = mkdtempSync(join(tmpdir(), 'yamori-e2e-agent-'));
-    server = await startYamori(['up', '--data', data, '--port', '0']);
-    port = Number(new URL(server.url).port);
-    password = server.password ?? '';
-    ca = readFileSync(join(data, 'tls', 'ca.pem'), 'utf8');
-    const s = await consoleSession(server.url, ca, 'admin@yamori.local', password);
-    api = s.api;
-    const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
-    const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'e2e-agent', expiresInHours: 1 })).json<{ token: string }>();
-    const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server!.url, '--token', tok.token, '--state', stateDir], (err, stdout, stderr) =>
-        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
-      ),
-    );
-    agentId = /agent (\S+) with/.exec(out)?.[1] ?? '';
-    assert.ok(agentId, out);
-    policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
+    const up = await upWithEnrolledAgent({ data, stateDir, tokenName: 'e2e-agent' });
+    ({ server, ca, api, agentId, policyId } = up);
+    port = Number(new URL(up.server.url).port);
+    password = up.server.password ?? '';
     await startAgent();
   });
 

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { defaultPolicy, type Policy } from '@yamori/protocol';
-import { consoleSession, startYamori, YAMORI, type ServerProcess } from './test-support.ts';
+import { consoleSession, upWithEnrolledAgent, YAMORI, type ServerProcess } from './test-support.ts';
 
 const isRoot = process.getuid?.() === 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -116,21 +116,10 @@ describe('YARA end to end: pack uploaded through the API, real agent, real exec 
     data = mkdtempSync(join(tmpdir(), 'yamori-e2e-yara-data-'));
     stateDir = mkdtempSync(join(tmpdir(), 'yamori-e2e-yara-agent-'));
     rulesDir = mkdtempSync(join(tmpdir(), 'yamori-e2e-yara-rules-'));
-    server = await startYamori(['up', '--data', data, '--port', '0']);
-    const s = await consoleSession(server.url, readFileSync(join(data, 'tls', 'ca.pem'), 'utf8'), 'admin@yamori.local', server.password ?? '');
-    api = s.api;
+    const up = await upWithEnrolledAgent({ data, stateDir, tokenName: 'e2e-yara' });
+    ({ server, api, agentId, policyId } = up);
     const token = (await api('POST', '/tokens', { name: 'e2e-yara', role: 'admin', scope: 'write' })).json<{ secret: string }>().secret;
-    cliEnv = { YAMORI_URL: server.url, YAMORI_TOKEN: token, YAMORI_CA: join(data, 'tls', 'ca.pem') };
-    const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
-    const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: 'e2e-yara', expiresInHours: 1 })).json<{ token: string }>();
-    const enrolled = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, [YAMORI, 'agent', 'enroll', '--url', server!.url, '--token', tok.token, '--state', stateDir], (err, stdout, stderr) =>
-        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
-      ),
-    );
-    agentId = /agent (\S+) with/.exec(enrolled)?.[1] ?? '';
-    assert.ok(agentId, enrolled);
-    policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
+    cliEnv = { YAMORI_URL: up.server.url, YAMORI_TOKEN: token, YAMORI_CA: join(data, 'tls', 'ca.pem') };
     agent = spawn(process.execPath, [YAMORI, 'agent', 'run', '--state', stateDir, '--gate-mount', scratch], { stdio: ['ignore', 'pipe', 'pipe'] });
     agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
     agent.stderr?.on('data', (d: Buffer) => (agentOut += d.toString()));

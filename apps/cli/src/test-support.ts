@@ -1,6 +1,6 @@
 // Helpers for end-to-end tests: the real `yamori` process, spoken to over real HTTPS.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -107,6 +107,36 @@ export async function consoleSession(base: string, ca: string | null, email: str
     api: (method: string, path: string, body?: unknown) =>
       call(`${base}/api/v1/tenants/${tenantId}${path}`, { method, body, ca, headers: { cookie, 'x-csrf-token': csrf.csrfToken } }),
   };
+}
+
+/**
+ * The all-in-one server (`yamori up` on `data`) with its owner's console session, and an agent
+ * enrolled into the default group by `yamori agent enroll --state stateDir` (run with `env` added,
+ * e.g. the agent service's settings). The server is stopped again if enrolling fails.
+ */
+export async function upWithEnrolledAgent(o: { data: string; stateDir: string; tokenName: string; env?: NodeJS.ProcessEnv }) {
+  const server = await startYamori(['up', '--data', o.data, '--port', '0']);
+  try {
+    const ca = readFileSync(join(o.data, 'tls', 'ca.pem'), 'utf8');
+    const { api, tenantId } = await consoleSession(server.url, ca, 'admin@yamori.local', server.password ?? '');
+    const [group] = (await api('GET', '/groups')).json<Array<{ id: string }>>();
+    const tok = (await api('POST', '/enrollment-tokens', { groupId: group?.id, name: o.tokenName, expiresInHours: 1 })).json<{ token: string }>();
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        [YAMORI, 'agent', 'enroll', '--url', server.url, '--token', tok.token, '--state', o.stateDir],
+        { env: { ...process.env, ...o.env } },
+        (err, stdout, stderr) => (err ? reject(new Error(`yamori agent enroll: ${err.message}\n${stderr}`)) : resolve(stdout)),
+      ),
+    );
+    const agentId = /agent (\S+) with/.exec(out)?.[1];
+    if (!agentId) throw new Error(`yamori agent enroll named no agent:\n${out}`);
+    const policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
+    return { server, ca, api, tenantId, agentId, policyId };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
 }
 
 /**
