@@ -12,7 +12,7 @@
 // string in a file mapped from FUSE or a network filesystem could make the read wait on a server
 // the caller controls, so those are read through the thread pool, as before.
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, read, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, read, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
 export interface ExecCapture {
@@ -265,22 +265,17 @@ async function readExecVectors(pid: number, envNames: readonly string[]): Promis
  */
 export async function hashFd(fd: number, options: { size?: number | undefined; background?: boolean } = {}): Promise<string> {
   const hash = createHash('sha256');
-  if (options.background) {
-    // one 256 KiB buffer, reused: a 10 MB file read in fresh chunks is 10 MB of garbage, whose
-    // collection lands on whatever runs next (an exec decision)
-    const buf = Buffer.allocUnsafe(1 << 18);
-    for (let pos = 0; ; ) {
-      const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? reject(err) : resolve(bytes))));
-      if (n === 0) break;
-      hash.update(buf.subarray(0, n));
-      pos += n;
-    }
-    return hash.digest('hex');
+  if (!options.background && options.size !== undefined && options.size <= SYNC_HASH_MAX) return hashSync(fd, hash);
+  // Positional reads (the gate's own copy of the fd is not disturbed) into one buffer, reused: a
+  // 10 MB file read in fresh chunks is 10 MB of garbage, whose collection lands on whatever runs
+  // next (an exec decision). Background hashing reads in smaller steps.
+  const buf = Buffer.allocUnsafe(options.background ? 1 << 18 : 1 << 20);
+  for (let pos = 0; ; ) {
+    const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, buf.length, pos, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    pos += n;
   }
-  if (options.size !== undefined && options.size <= SYNC_HASH_MAX) return hashSync(fd, hash);
-  // start:0 makes every read positional: the gate's own copy of the fd is not disturbed
-  const stream = createReadStream('', { fd, start: 0, autoClose: false, highWaterMark: 1 << 20 });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
