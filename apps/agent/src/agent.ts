@@ -293,8 +293,8 @@ export function createAgent(deps: AgentDeps): Agent {
 
   // Package owners by content and path (a digest check reads the whole file), only while a policy has package exclusions.
   const packageOwners = new Map<string, string | null>();
-  async function packageOf(req: ExecRequest, sha256: string | undefined, applied: AppliedPolicy | undefined): Promise<string | undefined> {
-    if (!deps.packageOf || !sha256 || !applied?.exclusions.kinds.has('package')) return undefined;
+  async function packageOf(req: ExecRequest, sha256: string | undefined): Promise<string | undefined> {
+    if (!deps.packageOf || !sha256) return undefined;
     const key = `${sha256}\0${req.path}`;
     let owner = packageOwners.get(key);
     if (owner === undefined) {
@@ -320,7 +320,12 @@ export function createAgent(deps: AgentDeps): Agent {
     }
     sha256 = sha256?.toLowerCase();
     const parent = tree.get(req.pid);
-    const subject = { path: req.path, sha256, parentPath: parent?.exe, package: await packageOf(req, sha256, applied) };
+    const subject = {
+      path: req.path,
+      sha256,
+      parentPath: parent?.exe,
+      package: applied?.exclusions.kinds.has('package') ? await packageOf(req, sha256) : undefined,
+    };
     let engines: EngineFinding[] = [];
     if (sha256 && deps.engines?.length && !shedding('deep_scan')) {
       const results = await Promise.allSettled(deps.engines.map((e) => e({ path: req.path, sha256: sha256, pid: req.pid, fd: req.fd })));
