@@ -51,13 +51,19 @@ function script(name: string, text: string): Buffer {
   return readFileSync(p);
 }
 
-/** Host processes still running as the sandbox uid (there must be none after a run). */
+/**
+ * Host processes still running as the sandbox uid in one of this file's job cgroups (there must be
+ * none after a run). Other test files detonate samples at the same time (the agent e2e suite
+ * through the server's sandbox worker); their processes sit in their own jobs' cgroups.
+ */
 function sandboxUidProcesses(): string[] {
+  const ours = `/yamori-sandbox/test-${process.pid}-`;
   const left: string[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-      if (/^Uid:\s+65534\b/m.test(status) && !/^State:\s+Z/m.test(status))
+      const cgroup = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
+      if (/^Uid:\s+65534\b/m.test(status) && !/^State:\s+Z/m.test(status) && cgroup.includes(ours))
         left.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`);
     } catch {
       // exited meanwhile
