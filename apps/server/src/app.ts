@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
@@ -28,6 +29,8 @@ import { yaraPackRoutes } from './modules/yara/routes.ts';
 import { serverRuleRoutes } from './modules/server-rules/routes.ts';
 import { createServerRuleEvaluator, type ServerRuleEvaluator } from './modules/server-rules/service.ts';
 import type { IntelClient } from './modules/intel/intel-client.ts';
+import { createAgentPackages, type AgentPackages } from './modules/distribution/agent-package.ts';
+import { distributionRoutes } from './modules/distribution/routes.ts';
 
 export interface AppDeps {
   database: Database<DB>;
@@ -39,6 +42,8 @@ export interface AppDeps {
   https?: { key: string; cert: string } | null;
   /** The threat-intelligence service this server asks about unknown files; null when none is configured. */
   intel?: IntelClient | null;
+  /** The agent packages `/downloads` serves; default: built from this server's own tree into DATA/agent-packages on first request. */
+  agentPackages?: AgentPackages;
 }
 
 export interface App {
@@ -104,6 +109,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   app.get('/metrics', { schema: { hide: true } }, async (_req, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );
+
+  // Agent distribution: the installer and the agent package, unauthenticated (no secrets in either).
+  await app.register(distributionRoutes, {
+    packages:
+      deps.agentPackages ??
+      createAgentPackages({ appRoot: join(import.meta.dirname, '..', '..', '..'), nodeBinary: process.execPath, cacheDir: join(config.dataDir, 'agent-packages'), log: app.log }),
+  });
 
   const enrollment = { db, now, publicUrl: config.publicUrl, caSha256: deps.ca?.sha256 ?? null };
 
