@@ -21,7 +21,7 @@ import { createOverflowReporter } from './gate-overflow.ts';
 import { createPreHasher, type PreHasher, type PreHashStats } from './exec-prepare.ts';
 import { createPopupNotifier } from './notify/notifier.ts';
 import type { ProcConnectorEvent } from './process-tree.ts';
-import { WATCHED_ENV } from './proc-reader.ts';
+import { snapshotFromExec, WATCHED_ENV } from './proc-reader.ts';
 import type { EventSource, ExecAnswer, ExecGate, ExecPreparer, ExecRequest, Sensors } from './sensors.ts';
 
 /**
@@ -441,9 +441,20 @@ export function createExecGateAdapter(
 export function toProcConnectorEvent(e: ProcEvent): ProcConnectorEvent | undefined {
   switch (e.kind) {
     case 'fork':
-      return { type: 'fork', pid: e.pid, tgid: e.tgid, ppid: e.parentTgid ?? e.parentPid ?? 0 };
+      return {
+        type: 'fork',
+        pid: e.pid,
+        tgid: e.tgid,
+        ppid: e.parentTgid ?? e.parentPid ?? 0,
+        ...(e.startTicks !== undefined ? { startTicks: e.startTicks } : {}),
+      };
     case 'exec':
-      return { type: 'exec', pid: e.pid, tgid: e.tgid };
+      return {
+        type: 'exec',
+        pid: e.pid,
+        tgid: e.tgid,
+        ...(e.snapshot !== undefined ? { snapshot: e.snapshot && snapshotFromExec(e.pid, e.snapshot) } : {}),
+      };
     case 'exit':
       return {
         type: 'exit',
@@ -475,6 +486,7 @@ export function createProcAdapter(
       startError = undefined;
       try {
         conn = native.startProcConnector({
+          envNames: WATCHED_ENV,
           onEvents: (events) => {
             for (const e of events) {
               const ev = toProcConnectorEvent(e);

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ProcExecSnapshot } from '@yamori/sensor-linux';
 
 /**
  * Robust readers for /proc/<pid>/…: a process may vanish between two reads, so every reader
@@ -74,6 +75,20 @@ export function parseNulList(text: string): string[] {
   return parts;
 }
 
+/** A snapshot from what the proc connector's thread read at exec (the same bounds as read()). */
+export function snapshotFromExec(pid: number, s: ProcExecSnapshot): ProcSnapshot {
+  const snap: ProcSnapshot = { pid, ppid: s.ppid, startTicks: s.startTicks, name: s.name, argv: [] };
+  if (s.cmdline) snap.argv = boundArgv(s.cmdline);
+  if (s.exe !== undefined) snap.exe = s.exe.replace(/ \(deleted\)$/, '');
+  if (s.cwd !== undefined) snap.cwd = s.cwd;
+  if (s.uid !== undefined) snap.uid = s.uid;
+  if (s.gid !== undefined) snap.gid = s.gid;
+  if (s.environ) snap.env = parseNulList(s.environ).map((v) => v.slice(0, 8192));
+  return snap;
+}
+
+const boundArgv = (cmdline: string): string[] => parseNulList(cmdline).slice(0, 1024).map((a) => a.slice(0, 8192));
+
 export function createProcReader(opts: { root?: string; envNames?: readonly string[] } = {}): ProcReader {
   const root = opts.root ?? '/proc';
   const envNames = opts.envNames ?? WATCHED_ENV;
@@ -100,7 +115,7 @@ export function createProcReader(opts: { root?: string; envNames?: readonly stri
       if (!stat) return undefined;
       const snap: ProcSnapshot = { pid, ppid: stat.ppid, startTicks: stat.startTicks, name: stat.name, argv: [] };
       const cmdline = tryRead(join(dir, 'cmdline'));
-      if (cmdline) snap.argv = parseNulList(cmdline).slice(0, 1024).map((a) => a.slice(0, 8192));
+      if (cmdline) snap.argv = boundArgv(cmdline);
       const exe = tryLink(join(dir, 'exe'));
       if (exe !== undefined) snap.exe = exe.replace(/ \(deleted\)$/, '');
       const cwd = tryLink(join(dir, 'cwd'));

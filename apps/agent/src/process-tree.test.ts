@@ -77,12 +77,15 @@ void test('seed, fork, exec, exit: stable entity ids, parent links, ECS events',
   assert.equal(end?.process.exit_code, 3);
   assert.equal(tree.get(200), undefined);
 
-  // a fork that never execs ends silently; an exec of a vanished pid uses what we know
+  // a fork that never execs ends silently; an exec of a vanished pid keeps its identity and lineage
+  // but not the forked parent's image, which would name the wrong program
   tree.handle({ type: 'fork', pid: 300, ppid: 100, startTicks: 950 });
   assert.equal(tree.handle({ type: 'exit', pid: 300 }), undefined);
   tree.handle({ type: 'fork', pid: 301, ppid: 100, startTicks: 960 });
   const vanished = tree.handle({ type: 'exec', pid: 301 });
-  assert.equal(vanished?.process.executable, '/bin/bash');
+  assert.equal(vanished?.process.entity_id, entityId('boot-1', 301, 960));
+  assert.equal(vanished?.process.executable, undefined);
+  assert.equal(vanished?.process.parent?.executable, '/bin/bash');
   assert.equal(tree.handle({ type: 'exec', pid: 99999 }), undefined);
 });
 
@@ -117,4 +120,36 @@ void test('a process gone before its exec event is recorded from the exec gate c
   assert.equal(start.process.entity_id, entityId('boot-1', 300, 950));
   assert.equal(start.process.parent?.executable, '/bin/sh');
   assert.ok(tree.handle({ type: 'exit', pid: 300, exitCode: 0 }), 'its end is reported too');
+});
+
+void test('an exec with the connector\'s snapshot is recorded from it without reading /proc; a null snapshot (gone) keeps identity and lineage, no image', (t) => {
+  const p = fakeProc(t);
+  p.add(100, 1, 500, '/bin/bash', ['bash']);
+  const tree = createProcessTree({ reader: createProcReader({ root: p.root }), now: () => 0, newId: () => 'e'.repeat(10) });
+  tree.seed();
+  tree.handle({ type: 'fork', pid: 300, ppid: 100, tgid: 300, startTicks: 700 });
+  // nothing for pid 300 under the fake /proc: only the snapshot can name the new image
+  const start = tree.handle({
+    type: 'exec',
+    pid: 300,
+    snapshot: { pid: 300, ppid: 100, startTicks: 700, name: 'curl', exe: '/usr/bin/curl', argv: ['curl', '-s', 'http://x'], cwd: '/srv', uid: 33, gid: 33, env: ['LD_PRELOAD=/x.so'] },
+  });
+  assert.equal(start?.process.executable, '/usr/bin/curl');
+  assert.deepEqual(start?.process.args, ['curl', '-s', 'http://x']);
+  assert.equal(start?.process.working_directory, '/srv');
+  assert.equal(start?.process.entity_id, entityId('boot-1', 300, 700), 'the identity the fork gave it');
+  assert.equal(start?.process.parent?.executable, '/bin/bash');
+  assert.deepEqual(tree.get(300)?.env, ['LD_PRELOAD=/x.so']);
+
+  // gone before the connector's thread could read it, and no exec-gate capture: a start with its
+  // identity and parent, and no image (the forked bash image would name the wrong program)
+  tree.handle({ type: 'fork', pid: 301, ppid: 100, tgid: 301, startTicks: 710 });
+  p.add(301, 100, 710, '/usr/bin/stale', ['stale']); // /proc must not be consulted for it
+  const gone = tree.handle({ type: 'exec', pid: 301, snapshot: null });
+  assert.equal(gone?.process.executable, undefined);
+  assert.equal(gone?.process.name, undefined);
+  assert.deepEqual(gone?.process.args, []);
+  assert.equal(gone?.process.entity_id, entityId('boot-1', 301, 710));
+  assert.equal(gone?.process.parent?.executable, '/bin/bash');
+  parseWith(ProcessEvent, gone, 'process event');
 });

@@ -10,7 +10,11 @@ import { CLK_TCK, type ProcReader, type ProcSnapshot } from './proc-reader.ts';
  */
 export type ProcConnectorEvent =
   | { type: 'fork'; pid: number; ppid: number; tgid?: number; startTicks?: number }
-  | { type: 'exec'; pid: number; tgid?: number }
+  /**
+   * snapshot: /proc as the connector's thread read it right after the exec (null: the process was
+   * gone by then); absent, the tree reads /proc itself.
+   */
+  | { type: 'exec'; pid: number; tgid?: number; snapshot?: ProcSnapshot | null }
   | { type: 'exit'; pid: number; tgid?: number; exitCode?: number }
   /** Real/effective uid changed (setuid, setresuid …): the exploit module's privilege watch. */
   | { type: 'uid'; pid: number; tgid?: number; ruid: number; euid: number }
@@ -130,7 +134,7 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
       entity_id: n.entityId,
       pid: n.pid,
       ppid: n.ppid,
-      name: (n.exe ? basename(n.exe) : n.name).slice(0, 256),
+      ...(n.exe || n.name ? { name: (n.exe ? basename(n.exe) : n.name).slice(0, 256) } : {}),
       args: n.argv,
       ...(n.argv.length > 0 ? { command_line: n.argv.join(' ').slice(0, 32768) } : {}),
       ...(n.exe ? { executable: n.exe } : {}),
@@ -211,7 +215,7 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
         }
         case 'exec': {
           const known = nodes.get(ev.pid);
-          const snap = deps.reader.read(ev.pid);
+          const snap = ev.snapshot !== undefined ? (ev.snapshot ?? undefined) : deps.reader.read(ev.pid);
           const pending = pendingHashes.get(ev.pid);
           pendingHashes.delete(ev.pid);
           let n: ProcessNode;
@@ -250,8 +254,9 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
               reported: true,
             };
           } else if (known) {
-            // Exited before we could read it: record what we know (the pre-exec image).
-            n = { ...known, sha256: undefined, reported: true };
+            // Exited before anything read its new image: the start is recorded with the identity
+            // and lineage it had, and no image (the pre-exec one would name the wrong program).
+            n = { ...known, name: '', exe: undefined, argv: [], env: undefined, sha256: undefined, reported: true };
           } else {
             return undefined;
           }

@@ -2,6 +2,7 @@
 // uses it; everything else receives the typed interfaces from index.ts.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import type { ProcExecSnapshot } from './types.ts';
 import { fileURLToPath } from 'node:url';
 
 export type NativeHandle = { readonly __native: unique symbol };
@@ -55,6 +56,8 @@ export interface NativeProcEvent {
   real?: number;
   effective?: number;
   comm?: string;
+  startTicks?: number;
+  snapshot?: ProcExecSnapshot | null;
 }
 
 export interface NativeFileEvent {
@@ -103,7 +106,7 @@ export interface NativeAddon {
   gateConfigure(h: NativeHandle, options: Partial<NativeGateOptions>): void;
   gateRef(h: NativeHandle, ref: boolean): void;
   procStart(
-    options: { receiveBufferBytes: number },
+    options: { receiveBufferBytes: number; envNames: readonly string[] },
     onBatch: (events: NativeProcEvent[]) => void,
   ): NativeHandle;
   procStop(h: NativeHandle): void;

@@ -1,5 +1,7 @@
 // The proc connector on the real kernel: every fork/exec/exit of a burst of short processes.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import type { ProcConnector, ProcEvent } from './index.ts';
 import { sensorsOrSkip, sh, sleep, waitFor } from './testing/harness.ts';
@@ -77,6 +79,46 @@ describe('proc connector', { skip: skip ?? false }, () => {
     await burst;
     assert.ok(stopMs < 2000, `stop took ${stopMs.toFixed(0)} ms`);
     assert.ok(batches > 0);
+  });
+
+  it('an exec carries /proc as read right after it (image, argv, cwd, ids, the variables asked for); a fork the child\'s start time', async () => {
+    const events: ProcEvent[] = [];
+    pc = sensors!.startProcConnector({ envNames: ['YAMORI_TEST_VAR'], onEvents: (batch) => events.push(...batch) });
+    started.push(pc);
+    const r = await sh('cd /tmp && YAMORI_TEST_VAR=hello OTHER_VAR=no exec /bin/sh -c "sleep 0.3" "two words"', { timeoutMs: 10000 });
+    assert.equal(r.code, 0);
+    await waitFor(() => events.some((e) => e.kind === 'exit' && e.pid === r.pid));
+    const exec = events.find((e) => e.kind === 'exec' && e.pid === r.pid && e.snapshot?.cmdline?.endsWith('two words\x00'));
+    assert.ok(exec?.snapshot, JSON.stringify(events.filter((e) => e.pid === r.pid)));
+    const snap = exec.snapshot;
+    assert.equal(snap.cmdline, '/bin/sh\x00-c\x00sleep 0.3\x00two words\x00');
+    assert.equal(snap.exe, realpathSync('/bin/sh'));
+    assert.equal(snap.cwd, '/tmp');
+    assert.equal(snap.environ, 'YAMORI_TEST_VAR=hello\x00');
+    assert.equal(snap.name, 'sh');
+    assert.equal(snap.uid, 0);
+    assert.equal(snap.gid, 0);
+    assert.equal(snap.ppid, process.pid);
+    const fork = events.find((e) => e.kind === 'fork' && e.pid === r.pid);
+    assert.ok(fork?.startTicks !== undefined && fork.startTicks > 0, JSON.stringify(fork));
+    assert.equal(snap.startTicks, fork.startTicks, 'the same process: exec and fork agree on its start time');
+    pc.stop();
+  });
+
+  it('snapshots are read as events arrive even while JavaScript is blocked (the thread holds the batch)', async () => {
+    const events: ProcEvent[] = [];
+    pc = sensors!.startProcConnector({ onEvents: (batch) => events.push(...batch) });
+    started.push(pc);
+    // JS is blocked for the whole run: every batch waits, 20 programs start and end meanwhile
+    const r = spawnSync('/bin/sh', ['-c', 'i=0; while [ $i -lt 20 ]; do /bin/sleep 0.05; i=$((i+1)); done']);
+    assert.equal(r.status, 0);
+    assert.ok(await waitFor(() => events.filter((e) => e.kind === 'exit' && e.pid === r.pid).length > 0, 10000));
+    const shell = r.pid;
+    const kids = new Set(events.filter((e) => e.kind === 'fork' && e.parentTgid === shell).map((e) => e.pid));
+    const execs = events.filter((e) => e.kind === 'exec' && kids.has(e.pid));
+    assert.equal(execs.length, 20);
+    assert.deepEqual(execs.filter((e) => e.snapshot?.exe !== realpathSync('/bin/sleep')).map((e) => JSON.stringify(e)), []);
+    pc.stop();
   });
 
   it('reports uid changes', async () => {

@@ -205,7 +205,7 @@ class NativeProcConnector implements ProcConnector {
   constructor(addon: NativeAddon, options: ProcConnectorOptions) {
     this.#addon = addon;
     this.#handle = addon.procStart(
-      { receiveBufferBytes: options.receiveBufferBytes ?? 32 * 1024 * 1024 },
+      { receiveBufferBytes: options.receiveBufferBytes ?? 32 * 1024 * 1024, envNames: options.envNames ?? [] },
       (events) => {
         if (!this.#stopped) options.onEvents(events);
       },

@@ -117,12 +117,37 @@ export interface ExecGate {
 
 export type ProcEventKind = 'fork' | 'exec' | 'exit' | 'uid' | 'gid' | 'sid' | 'ptrace' | 'comm' | 'coredump';
 
+/**
+ * What /proc said about a process right after its exec, read by the connector's own thread as it
+ * drained the event (so a program that lived a millisecond is still complete).
+ */
+export interface ProcExecSnapshot {
+  ppid: number;
+  /** Field 22 of /proc/PID/stat (clock ticks since boot). */
+  startTicks: number;
+  /** comm */
+  name: string;
+  exe?: string;
+  cwd?: string;
+  /** NUL-separated, as /proc/PID/cmdline (at most 128 KiB). */
+  cmdline?: string;
+  /** Real uid and gid. */
+  uid?: number;
+  gid?: number;
+  /** The NAME=value entries of the variables named in `envNames`, NUL-separated. */
+  environ?: string;
+}
+
 export interface ProcEvent {
   kind: ProcEventKind;
   pid: number;
   tgid: number;
   cpu: number;
   timestampNs: number;
+  /** fork of a process (not a thread): the child's start time, when it was still there to read. */
+  startTicks?: number;
+  /** exec of a process (not a thread); null when it was gone before /proc could be read. */
+  snapshot?: ProcExecSnapshot | null;
   parentPid?: number;
   parentTgid?: number;
   exitCode?: number;
@@ -137,6 +162,8 @@ export interface ProcEvent {
 
 export interface ProcConnectorOptions {
   receiveBufferBytes?: number;
+  /** Environment variables an exec snapshot carries (default none). */
+  envNames?: readonly string[];
   onEvents: (events: ProcEvent[]) => void;
 }
 
