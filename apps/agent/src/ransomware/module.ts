@@ -190,11 +190,11 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
    * process the tree has not seen (or whose hash the exec gate never computed) would otherwise be
    * judged by the decoy's path.
    */
-  function ensureKnown(pid: number): void {
+  function ensureKnown(pid: number, justHandled: boolean): void {
     if (!ctx) return;
     const tree = ctx.tree;
     let node = tree.get(pid);
-    if (!node || node.exe === undefined) {
+    if (!justHandled && (!node || node.exe === undefined)) {
       tree.handle({ type: 'exec', pid });
       node = tree.get(pid);
     }
@@ -207,14 +207,18 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     }
   }
 
-  function isExcluded(pid: number): boolean {
+  /**
+   * `exec`: the process's start time, for an exec the tree has just handled (nothing to read from
+   * /proc again: the tree has what there was).
+   */
+  function isExcluded(pid: number, exec?: { ticks: number | undefined }): boolean {
     if (pid === process.pid) return true;
     if (!hasProcessExclusions || !ctx) return false;
-    const ticks = startTicksOf(pid);
+    const ticks = exec ? exec.ticks : startTicksOf(pid);
     const hit = exclusionCache.get(pid);
     // a process that has exited keeps its decision for the events still queued about it
     if (hit && (hit.ticks === ticks || ticks === undefined)) return hit.excluded;
-    ensureKnown(pid);
+    ensureKnown(pid, exec !== undefined);
     const node = ctx.tree.get(pid);
     const found = applied()?.exclusions.find(
       { module: 'ransomware', path: node?.exe, sha256: node?.sha256, parentPath: node ? ctx.tree.get(node.ppid)?.exe : undefined },
@@ -407,7 +411,7 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     if (!ctx || alreadyReported(pid)) return;
     if (reported.size > 4096) reported.clear();
     reported.set(pid, startTicksOf(pid));
-    ensureKnown(pid);
+    ensureKnown(pid, false);
     const node = ctx.tree.get(pid);
     stats.detections++;
     // synchronous up to the kill: the pidfd is valid only during the watcher's callback
@@ -602,7 +606,8 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
         if (excludedInAddon.has(ev.pid)) setAddonExclusion(ev.pid, false);
       } else if (ev.type === 'exec' && hasProcessExclusions) {
         exclusionCache.delete(ev.pid);
-        isExcluded(ev.pid);
+        // the tree handled this exec first: what it knows is all there is
+        isExcluded(ev.pid, { ticks: ctx?.tree.get(ev.pid)?.startTicks });
       }
     },
     state(): SensorState {
