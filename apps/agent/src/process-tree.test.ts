@@ -140,6 +140,9 @@ void test('an exec with the connector\'s snapshot is recorded from it without re
   assert.equal(start?.process.entity_id, entityId('boot-1', 300, 700), 'the identity the fork gave it');
   assert.equal(start?.process.parent?.executable, '/bin/bash');
   assert.deepEqual(tree.get(300)?.env, ['LD_PRELOAD=/x.so']);
+  tree.attachHash(300, '/usr/bin/wget', 'e'.repeat(64)); // not its image: ignored
+  tree.attachHash(300, '/usr/bin/curl', 'd'.repeat(64));
+  assert.equal(tree.toEcs(300)?.hash?.sha256, 'd'.repeat(64));
 
   // gone before the connector's thread could read it, and no exec-gate capture: a start with its
   // identity and parent, and no image (the forked bash image would name the wrong program)

@@ -56,6 +56,8 @@ export interface ProcessTree {
    * so a short-lived process is still recorded completely.
    */
   noteExec(pid: number, exec: NotedExec): void;
+  /** The hash of a running process's image, computed after its exec (when `exe` is still its image). */
+  attachHash(pid: number, exe: string, sha256: string): void;
   /** ECS `process` object (with parent) for a pid, e.g. to attach to a detection. */
   toEcs(pid: number): Process | undefined;
   readonly size: number;
@@ -306,6 +308,10 @@ export function createProcessTree(deps: ProcessTreeDeps): ProcessTree {
     noteExec(pid, exec) {
       if (pendingHashes.size > 4096) pendingHashes.clear();
       pendingHashes.set(pid, exec);
+    },
+    attachHash(pid, exe, sha256) {
+      const n = nodes.get(pid);
+      if (n && n.exe === exe) n.sha256 = sha256;
     },
     toEcs(pid) {
       const n = nodes.get(pid);

@@ -200,10 +200,7 @@ export function createRansomwareModule(options: RansomwareModuleOptions = {}): R
     }
     if (needSha && node?.exe && !node.sha256) {
       const sha = exeHash(`/proc/${pid}/exe`);
-      if (sha) {
-        tree.noteExecHash(pid, node.exe, sha);
-        tree.handle({ type: 'exec', pid });
-      }
+      if (sha) tree.attachHash(pid, node.exe, sha);
     }
   }
 
