@@ -155,6 +155,9 @@ export interface Agent {
 }
 
 const MiB = 1024 * 1024;
+/** Uploads wait this long for more events after a small batch (alerts included: the same queue). */
+const UPLOAD_LINGER_MS = 250;
+const LINGER_BELOW_EVENTS = 500;
 
 export function defaultLog(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
   process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, msg, ...fields })}\n`);
@@ -643,6 +646,7 @@ export function createAgent(deps: AgentDeps): Agent {
 
   // ---------- upload ----------
 
+  let lastSentEvents = 0;
   async function uploadOnce(): Promise<'sent' | 'empty' | { retryMs: number }> {
     const batch = queue.nextBatch();
     if (!batch) return 'empty';
@@ -651,6 +655,7 @@ export function createAgent(deps: AgentDeps): Agent {
       case 'ok':
         queue.ack(batch.batchId);
         setProblem('upload', undefined);
+        lastSentEvents = batch.events.length;
         return 'sent';
       case 'retry_after':
         return { retryMs: (res.retryAfterS ?? 30) * 1000 };
@@ -674,8 +679,12 @@ export function createAgent(deps: AgentDeps): Agent {
       let cuttable = false;
       try {
         const r = await uploadOnce();
-        if (r === 'sent') attempt = 0;
-        else if (r === 'empty') {
+        if (r === 'sent') {
+          attempt = 0;
+          // a small batch drained the queue: under a steady stream, what arrives meanwhile goes out
+          // as one batch, not one request per handful of events
+          if (lastSentEvents < LINGER_BELOW_EVENTS) await delay(UPLOAD_LINGER_MS, undefined, { signal }).catch(() => undefined);
+        } else if (r === 'empty') {
           attempt = 0;
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, 5000);
@@ -683,7 +692,7 @@ export function createAgent(deps: AgentDeps): Agent {
               clearTimeout(timer);
               wakeUploader = undefined;
               // linger a little so bursts go out as one batch
-              setTimeout(resolve, 250);
+              setTimeout(resolve, UPLOAD_LINGER_MS);
             };
             signal.addEventListener('abort', () => {
               clearTimeout(timer);
