@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fdReader, openFileReader, parseAnomalyModel, scoreFile, type AnomalyModel, type FileReader, type FileScore } from '@yamori/detection';
+import { DEFAULT_ANOMALY_MODEL_URL, fdReader, openFileReader, parseAnomalyModel, scoreFile, type AnomalyModel, type FileReader, type FileScore } from '@yamori/detection';
 import type { ExecEngine } from './agent.ts';
 import type { EngineFinding } from './decision.ts';
 import type { PackageTrust } from './package-trust.ts';
@@ -30,9 +30,7 @@ export interface FileEngineOptions {
 
 export function loadDefaultModel(): AnomalyModel | undefined {
   try {
-    // the package's entry is src/index.ts; the model ships beside src/
-    const entry = import.meta.resolve('@yamori/detection');
-    return parseAnomalyModel(JSON.parse(readFileSync(new URL('../models/elf-benign.json', entry), 'utf8')));
+    return parseAnomalyModel(JSON.parse(readFileSync(DEFAULT_ANOMALY_MODEL_URL, 'utf8')));
   } catch {
     return undefined;
   }

@@ -78,6 +78,9 @@ export function robustDistance(features: Readonly<Record<string, number>>, model
   return Math.sqrt(sum / model.features.length);
 }
 
+/** The benign-ELF model shipped with this package (models/elf-benign.json), for parseAnomalyModel. */
+export const DEFAULT_ANOMALY_MODEL_URL: URL = new URL('../../models/elf-benign.json', import.meta.url);
+
 /** Validates parsed JSON as a model; throws an Error listing what is wrong. */
 export function parseAnomalyModel(json: unknown): AnomalyModel {
   const problems: string[] = [];
