@@ -1,15 +1,17 @@
-// `npm run bench -- agent-memory [--idle 30] [--no-sensors] [--plain]`
+// `npm run bench -- agent-memory [--idle 30] [--no-sensors] [--plain] [--smaps]`
 //
 // The agent's idle memory: a real `yamori agent run` started as the systemd unit starts it (node
-// flags, compile cache filled beforehand as `install` does; --plain: a bare `yamori agent run`), with
+// flags, environment, prepared beforehand as `install` prepares it: the agent bundle built, the
+// compile caches filled; --plain: a bare `yamori agent run` from the sources), with
 // real sensors (the exec gate limited to a tmpfs mounted for the run), enrolled with a real
 // `yamori up` on this machine, left idle, then measured from /proc (VmRSS, RssAnon, RssFile) and
 // from inside (process.memoryUsage() through a preloaded signal handler that only reports).
 // Baseline: a bare `node -e` process measured the same way in the same run. Issue 3's target is
 // ≤ 80 MB RSS and ≤ 1 % of one core when idle.
+// --smaps: also the agent's V8 spaces and its mappings with the most resident memory.
 // Last line: one JSON object.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -21,6 +23,7 @@ const { values: opt } = parseArgs({
     idle: { type: 'string', default: '30' },
     'no-sensors': { type: 'boolean', default: false },
     plain: { type: 'boolean', default: false },
+    smaps: { type: 'boolean', default: false },
   },
 });
 const IDLE_S = Number(opt.idle);
@@ -38,7 +41,8 @@ process.on('SIGUSR2', () => {
   const u = process.memoryUsage();
   v8.setFlagsFromString('--expose-gc');
   vm.runInNewContext('gc')();
-  process.stderr.write('YAMORI-MEM ' + JSON.stringify({ ...u, heapLive: process.memoryUsage().heapUsed }) + '\\n');
+  const spaces = Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, [s.space_used_size, s.physical_space_size]]));
+  process.stderr.write('YAMORI-MEM ' + JSON.stringify({ ...u, heapLive: process.memoryUsage().heapUsed, spaces }) + '\\n');
 });`;
 
 interface Mem {
@@ -59,11 +63,15 @@ async function measure(child: ChildProcess, output: () => string): Promise<Mem> 
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   const before = output().length;
   child.kill('SIGUSR2');
-  let inside: Record<string, number> | undefined;
+  let inside: (Record<string, number> & { spaces?: Record<string, [number, number]> }) | undefined;
   for (let i = 0; i < 50 && !inside; i++) {
     await sleep(100);
     const m = /YAMORI-MEM (\{.*\})/.exec(output().slice(before));
-    if (m?.[1]) inside = JSON.parse(m[1]) as Record<string, number>;
+    if (m?.[1]) inside = JSON.parse(m[1]) as typeof inside;
+  }
+  if (opt.smaps && inside?.spaces) {
+    const spaces = Object.entries(inside.spaces).map(([n, [used, phys]]) => `${n} ${mb(used / 1024).toFixed(1)}/${mb(phys / 1024).toFixed(1)}`);
+    console.log(`pid ${pid} V8 spaces (used/resident MB): ${spaces.join(', ')}`);
   }
   const b = (k: string) => (inside?.[k] ?? NaN) / (1024 * 1024);
   return {
@@ -86,6 +94,19 @@ const line = (name: string, m: Mem) =>
   console.log(
     `${name.padEnd(12)} RSS ${m.rss.toFixed(1).padStart(6)} MB (anon ${m.anon.toFixed(1)}, file ${m.file.toFixed(1)})   V8 heap used ${m.heapUsed.toFixed(1)} (live ${m.heapLive.toFixed(1)}) / total ${m.heapTotal.toFixed(1)} MB   external ${m.external.toFixed(1)} MB (array buffers ${m.arrayBuffers.toFixed(1)})`,
   );
+
+/** --smaps: the agent's mappings with the most resident memory, by file (anonymous ones as [anon]). */
+function topMappings(pid: number): void {
+  const rss = new Map<string, number>();
+  let name = '';
+  for (const l of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const head = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(l);
+    if (head) name = head[1] || '[anon]';
+    const m = /^Rss:\s+(\d+) kB/.exec(l);
+    if (m) rss.set(name, (rss.get(name) ?? 0) + Number(m[1]));
+  }
+  for (const [n, kb] of [...rss].sort((x, y) => y[1] - x[1]).slice(0, 15)) console.log(`  ${mb(kb).toFixed(1).padStart(6)} MB  ${n}`);
+}
 
 const work = mkdtempSync(join(tmpdir(), 'yamori-bench-agent-memory-'));
 const data = join(work, 'data');
@@ -112,8 +133,9 @@ process.on('SIGINT', () => process.exit(130));
 const service = agentService({ node: process.execPath, cli: YAMORI, stateDir: state });
 const [, ...runArgs] = opt.plain ? [process.execPath, YAMORI, 'agent', 'run', '--state', state] : service.argv;
 const env = { ...process.env, ...(opt.plain ? {} : service.env) };
-// enrolling loads the whole agent, so it fills the compile cache as `install` does
-const { server } = await upWithEnrolledAgent({ data, stateDir: state, tokenName: 'bench', env });
+// prepared as `install` prepares the service (bundle, compile caches); --plain: the sources, no cache
+const { server } = await upWithEnrolledAgent({ data, stateDir: state, tokenName: 'bench', ...(opt.plain ? {} : { env }) });
+if (!opt.plain && !existsSync(join(state, 'agent-bundle', 'agent.mjs'))) console.log('(no agent bundle was built: the agent runs its sources)');
 started.push(server.child);
 
 let agentOut = '';
@@ -143,6 +165,7 @@ const a = await measure(agent, () => agentOut);
 const b = await measure(bare, () => bareOut);
 line('agent', a);
 line('bare node', b);
+if (opt.smaps) topMappings(apid);
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const ratio = Math.round((a.rss / b.rss) * 100) / 100;
 console.log(`agent idle CPU ${idleCpu.toFixed(2)} % of one core; RSS ${ratio}× a bare node process (target ≤ 80 MB, ≤ 1 %)`);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, openDatabase } from '@yamori/db';
 import { admin, bootstrapFirstRun, buildApp, loadConfig, serverMigrations, type DB } from '@yamori/server';
+import { prepareAgentService } from './commands/agent.ts';
 
 export const YAMORI = join(import.meta.dirname, '..', 'bin', 'yamori.js');
 
@@ -112,7 +113,10 @@ export async function consoleSession(base: string, ca: string | null, email: str
 /**
  * The all-in-one server (`yamori up` on `data`) with its owner's console session, and an agent
  * enrolled into the default group by `yamori agent enroll --state stateDir` (run with `env` added,
- * e.g. the agent service's settings). The server is stopped again if enrolling fails.
+ * e.g. the agent service's settings). With `env` the agent is then prepared as `yamori agent
+ * install` prepares it (prepareAgentService: bundle built, compile caches filled), so that the
+ * benches' agent, started as the unit starts it, runs what ships. The server is stopped again if
+ * enrolling fails.
  */
 export async function upWithEnrolledAgent(o: { data: string; stateDir: string; tokenName: string; env?: NodeJS.ProcessEnv }) {
   const server = await startYamori(['up', '--data', o.data, '--port', '0']);
@@ -132,6 +136,10 @@ export async function upWithEnrolledAgent(o: { data: string; stateDir: string; t
     const agentId = /agent (\S+) with/.exec(out)?.[1];
     if (!agentId) throw new Error(`yamori agent enroll named no agent:\n${out}`);
     const policyId = (await api('GET', '/policies')).json<Array<{ id: string }>>()[0]?.id ?? '';
+    if (o.env) {
+      const warning = await prepareAgentService({ node: process.execPath, cli: YAMORI, stateDir: o.stateDir });
+      if (warning) console.error(`warning: ${warning}`);
+    }
     return { server, ca, api, tenantId, agentId, policyId };
   } catch (err) {
     await server.stop();

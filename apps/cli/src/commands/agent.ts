@@ -4,6 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { buildAgentBundle } from '../agent-bundle.ts';
 import type { DetectionEvent } from '@yamori/protocol';
 import {
   checkUninstall,
@@ -68,6 +69,7 @@ const USAGE = `usage:
       --no-prepare     debugging/benchmarks: no close-write watch; executables are hashed and analysed at their first exec only
   yamori agent status [--state DIR] [--json]
   yamori agent install [--state DIR] [--config-dir DIR] [--prefix ROOT] [--no-start]
+  yamori agent bundle [--state DIR]   (re)build the agent bundle the service runs (install does it)
   yamori agent uninstall [--password P] [--state DIR] [--prefix ROOT] [--no-stop] [--keep-state]`;
 
 export async function agentCommand(args: string[], deps: AgentCommandDeps = {}): Promise<number> {
@@ -92,7 +94,12 @@ export async function agentCommand(args: string[], deps: AgentCommandDeps = {}):
       case 'status':
         return status(stateDir, opts, out);
       case 'install':
-        return install(stateDir, opts, deps, out, err);
+        return await install(stateDir, opts, deps, out, err);
+      case 'bundle': {
+        const b = await buildAgentBundle(stateDir);
+        out(`built ${b.path} (${b.inputs} modules, ${Math.round(b.bytes / 1024)} KiB)`);
+        return 0;
+      }
       case 'uninstall':
         return await uninstall(stateDir, opts, deps, out, err);
       default:
@@ -306,6 +313,8 @@ function status(stateDir: string, o: Opts, out: Print): number {
 
 /**
  * How the service runs node; `npm run bench -- agent-memory` measures the agent started this way.
+ * - `cli` is bin/yamori.js: for `agent run --state DIR` it runs the agent bundle in DIR when
+ *   prepareAgentService built one (bin/agent-bundle.js), else the sources.
  * - `--max-semi-space-size=1` (MB): V8 otherwise grows the young generation to tens of MB while the
  *   agent starts (module loading, the package database) and keeps it while idle; the agent's
  *   steady allocation is small, so a small young generation costs little collection work.
@@ -364,21 +373,44 @@ function paths(stateDir: string, o: Opts) {
   };
 }
 
-function install(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, err: Print): number {
+/** The `yamori` command of this checkout (bin/yamori.js), which the service runs. */
+export const YAMORI_BIN = fileURLToPath(new URL('../../bin/yamori.js', import.meta.url));
+
+/**
+ * What `install` does before the service's first start (the benches do it too): the agent bundle
+ * built into the state directory, then the compile cache filled for the bundle and for the sources
+ * (the fallback), with the service's own environment, so that neither start compiles from scratch
+ * nor loads the TypeScript stripper. The directories are made here, root's only: node would make a
+ * missing state directory with the shell's umask. Returns a warning when there is no bundle.
+ */
+export async function prepareAgentService(o: { node: string; cli: string; stateDir: string }): Promise<string | undefined> {
+  const service = agentService(o);
+  mkdirSync(service.env.NODE_COMPILE_CACHE ?? join(o.stateDir, 'compile-cache'), { recursive: true, mode: 0o700 });
+  const env = { ...process.env, ...service.env };
+  const fill = (args: string[]) => spawnSync(o.node, args, { env, stdio: 'ignore', timeout: 60_000 });
+  // `yamori agent help` loads the whole agent from its sources
+  fill([o.cli, 'agent', 'help']);
+  try {
+    const bundle = await buildAgentBundle(o.stateDir);
+    fill([bundle.path, 'help']);
+    return undefined;
+  } catch (e) {
+    return `no agent bundle, the service runs the sources (more memory): ${(e as Error).message}`;
+  }
+}
+
+async function install(stateDir: string, o: Opts, deps: AgentCommandDeps, out: Print, err: Print): Promise<number> {
   const p = paths(stateDir, o);
-  const cli = fileURLToPath(new URL('../main.ts', import.meta.url));
+  const cli = YAMORI_BIN;
   writeFileAtomic(p.unitPath, systemdUnit({ node: process.execPath, cli, stateDir, configDir: p.configDir }), 0o644);
   writeFileAtomic(p.configPath, `${JSON.stringify({ stateDir, version: AGENT_VERSION }, null, 2)}\n`, 0o600);
   out(`wrote ${p.unitPath} and ${p.configPath}`);
+  const warning = await prepareAgentService({ node: process.execPath, cli, stateDir });
+  if (warning) err(`warning: ${warning}`);
   if (o['no-start']) {
     out('not started (--no-start): run `systemctl daemon-reload && systemctl enable --now yamori-agent` when ready');
     return 0;
   }
-  // Fill the service's compile cache (`yamori agent help` loads the whole agent), so that its first start too runs without the TypeScript stripper.
-  // The directories are made here, root's only: node would make a missing state directory with the shell's umask.
-  const serviceEnv = agentService({ node: process.execPath, cli, stateDir }).env;
-  mkdirSync(serviceEnv.NODE_COMPILE_CACHE ?? join(stateDir, 'compile-cache'), { recursive: true, mode: 0o700 });
-  spawnSync(process.execPath, [cli, 'agent', 'help'], { env: { ...process.env, ...serviceEnv }, stdio: 'ignore', timeout: 60_000 });
   const systemctl = deps.systemctl ?? ((a: string[]) => spawnSync('systemctl', a, { stdio: 'inherit' }).status ?? 1);
   if (systemctl(['daemon-reload']) !== 0 || systemctl(['enable', '--now', UNIT_NAME]) !== 0) {
     err('systemctl failed: check `journalctl -u yamori-agent`; is this a systemd host?');
