@@ -571,7 +571,7 @@ function scanFile(b: Budget, lim: ElfLimits): ScanResult {
     for (const rule of ELF_STRING_RULES) {
       if (matched.has(rule.id)) continue;
       b.step();
-      const m = rule.id === 'elf.strings.base64-blob' ? findBase64Blob(chunk, BASE64_MIN_RUN) : rule.re.exec(s)?.[0];
+      const m = rule.id === 'elf.strings.base64-blob' ? findBase64Blob(s, BASE64_MIN_RUN) : rule.re.exec(s)?.[0];
       if (m) matched.set(rule.id, m);
     }
     if (!upxMagic && (at === starts[0] || at + CHUNK >= size)) {
