@@ -54,7 +54,7 @@ export interface PreHasherDeps {
   wanted(): boolean;
   /** The agent's preparation of the content (engines, lookup); the fd stays open until it settles. */
   prepare?: ((file: { path: string; sha256: string; fd: number }) => Promise<void>) | undefined;
-  hash(fd: number): Promise<string>;
+  hash(fd: number, size: number): Promise<string>;
   /** Files hashed at once (default 1). */
   concurrency?: number;
   /** Candidates waiting, each holding an fd (default 256). */
@@ -107,7 +107,7 @@ export function createPreHasher(deps: PreHasherDeps): PreHasher {
     running++;
     const { file } = job;
     // changed since the event (a later event for it is on its way): not worth reading
-    const current = unchanged(file) ? deps.hash(file.fd) : Promise.resolve(undefined);
+    const current = unchanged(file) ? deps.hash(file.fd, file.size) : Promise.resolve(undefined);
     job.hashed = current.then(
       (sha256) => {
         if (sha256 !== undefined && unchanged(file)) return sha256;

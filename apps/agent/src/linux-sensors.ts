@@ -320,7 +320,7 @@ export function createExecGateAdapter(
       },
       wanted: () => preparer.wanted(),
       prepare: (file) => preparer.prepare(file),
-      hash: (fd) => hashFd(fd, { background: true }),
+      hash: (fd, size) => hashFd(fd, { size, background: true }),
       concurrency: options.prepareConcurrency ?? 1,
       log,
     });

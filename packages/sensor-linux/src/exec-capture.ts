@@ -11,7 +11,7 @@
 // only where it cannot stall us: anonymous memory (stack, heap) and files on local disks. A
 // string in a file mapped from FUSE or a network filesystem could make the read wait on a server
 // the caller controls, so those are read through the thread pool, as before.
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, webcrypto, type Hash } from 'node:crypto';
 import { closeSync, openSync, read, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 
@@ -53,6 +53,8 @@ const MAX_ARG_BYTES = 128 * 1024;
 const MAX_ENV_VALUE = 8192;
 /** Executables up to this size are hashed synchronously; bigger ones are streamed. */
 const SYNC_HASH_MAX = 4 * 1024 * 1024;
+/** Up to this size, one read and a hash on the thread pool (a transient buffer as large). */
+const OFF_THREAD_HASH_MAX = 16 * 1024 * 1024;
 const hashBuf = Buffer.allocUnsafe(1 << 20);
 const PAGE = 4096;
 
@@ -260,12 +262,16 @@ async function readExecVectors(pid: number, envNames: readonly string[]): Promis
 
 /**
  * sha256 of a file from its fd, with positional reads (the fd's offset is neither used nor moved).
- * Files up to 4 MiB are read synchronously (`size` tells); with `background`, always in 256 KiB
- * reads through the thread pool, so other work on the event loop interleaves with a large file.
+ * `size` tells how to go about it: files up to 4 MiB are read synchronously (a thread pool round
+ * trip costs more), except in the `background`; files up to 16 MiB are read in one request and
+ * hashed on the thread pool (WebCrypto), so the event loop stays free for exec decisions; bigger
+ * ones are streamed through one reused buffer, in 256 KiB reads in the background.
  */
 export async function hashFd(fd: number, options: { size?: number | undefined; background?: boolean } = {}): Promise<string> {
+  const { size } = options;
+  if (!options.background && size !== undefined && size <= SYNC_HASH_MAX) return hashSync(fd, createHash('sha256'));
+  if (size !== undefined && size <= OFF_THREAD_HASH_MAX) return hashOffThread(fd, size);
   const hash = createHash('sha256');
-  if (!options.background && options.size !== undefined && options.size <= SYNC_HASH_MAX) return hashSync(fd, hash);
   // Positional reads (the gate's own copy of the fd is not disturbed) into one buffer, reused: a
   // 10 MB file read in fresh chunks is 10 MB of garbage, whose collection lands on whatever runs
   // next (an exec decision). Background hashing reads in smaller steps.
@@ -277,6 +283,18 @@ export async function hashFd(fd: number, options: { size?: number | undefined; b
     pos += n;
   }
   return hash.digest('hex');
+}
+
+/** The first `size` bytes (a file that grew meanwhile fails its caller's identity check anyway). */
+async function hashOffThread(fd: number, size: number): Promise<string> {
+  const buf = Buffer.allocUnsafe(size);
+  let got = 0;
+  while (got < size) {
+    const n = await new Promise<number>((resolve, reject) => read(fd, buf, got, size - got, got, (err, bytes) => (err ? reject(err) : resolve(bytes))));
+    if (n === 0) break;
+    got += n;
+  }
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', buf.subarray(0, got))).toString('hex');
 }
 
 function hashSync(fd: number, hash: Hash): string {
