@@ -350,6 +350,9 @@ export function createExecGateAdapter(
           markMode: options.markMode ?? 'filesystem',
           allowChildren: options.allowChildren ?? true,
           failClosedMemfd: true,
+          // who is exec'ing what is read in C on the gate's capture thread, off this thread
+          capture: true,
+          captureEnv: WATCHED_ENV,
           ...policy,
           onExec: (req) => void handle(req, decide),
           onNotice,

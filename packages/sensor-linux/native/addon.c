@@ -132,6 +132,20 @@ void y_free_string_array(char **arr, int n) {
   free(arr);
 }
 
+char *y_opt_env_prefixes(napi_env env, napi_value obj, const char *name) {
+  char **names = NULL;
+  int nn = y_opt_string_array(env, obj, name, &names, NULL);
+  size_t total = 1;
+  for (int i = 0; i < nn; i++) total += strlen(names[i]) + 2;
+  char *out = calloc(1, total);
+  if (out) {
+    char *w = out;
+    for (int i = 0; i < nn; i++) w += sprintf(w, "%s=", names[i]) + 1;
+  }
+  y_free_string_array(names, nn);
+  return out;
+}
+
 void y_set_num(napi_env env, napi_value obj, const char *name, double v) {
   napi_value x;
   napi_create_double(env, v, &x);

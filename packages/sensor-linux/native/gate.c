@@ -8,7 +8,13 @@
  * JavaScript decisions come back through a mutex-protected list plus an eventfd; the mutex
  * only guards list/cache memory and is never held across a syscall that can block.
  * Closing the fanotify fd (stop, fatal error, exit, fatal signal) makes the kernel allow
- * every pending event, so the host is never left blocked. */
+ * every pending event, so the host is never left blocked.
+ *
+ * With capture on, a miss goes to JavaScript through a second thread that first reads who is
+ * exec'ing what (capture.c: ids, cwd, the new argv and LD_* variables from the held process):
+ * in C, off the JavaScript thread, and never on this one, which must not wait on a process's
+ * memory. A full capture queue hands the miss to JavaScript uncaptured; a capture that hangs
+ * only delays its own miss, which the deadline answers. */
 #include "sensor.h"
 
 #include <errno.h>
@@ -67,13 +73,16 @@ typedef struct {
   bool fail_closed;
   file_key key;
   uint64_t count;
+  y_capture *cap; /* MSG_EXEC with capture on */
   char text[PATH_MAX];
 } gate_msg;
+
+#define CAPTURE_QUEUE 256
 
 typedef struct {
   uint64_t events, self_allowed, cache_hits, misses, js_allowed, js_denied, timeouts, fail_open, fail_closed,
       queue_full, overflows, late_responses, ignore_marks, ignore_mark_errors, marks, mark_errors, mount_rescans,
-      write_errors, pending, dropped_notices;
+      write_errors, pending, dropped_notices, captures, capture_us;
 } gate_stats;
 
 typedef struct gate {
@@ -108,6 +117,16 @@ typedef struct gate {
   /* mounts (gate thread only) */
   y_mountset mounts;
   bool follow_mounts;
+
+  /* capture thread: misses waiting to be captured, a ring under cap_lock */
+  bool capture;
+  char *capture_env; /* NUL-separated "NAME=" prefixes ending in an empty one */
+  pthread_t cap_thread;
+  bool cap_started, cap_stop;
+  pthread_mutex_t cap_lock;
+  pthread_cond_t cap_cond;
+  gate_msg *cap_q[CAPTURE_QUEUE];
+  int cap_head, cap_n;
 
   /* pending (gate thread only) */
   pending_t *pending;
@@ -280,6 +299,54 @@ static int scan_mounts(gate_t *g) {
 
 /* ---------- event handling (gate thread) ---------- */
 
+/* Queues a miss for the capture thread; false when the queue is full (JS gets it uncaptured). */
+static bool cap_push(gate_t *g, gate_msg *m) {
+  pthread_mutex_lock(&g->cap_lock);
+  bool ok = g->cap_n < CAPTURE_QUEUE && !g->cap_stop;
+  if (ok) {
+    g->cap_q[(g->cap_head + g->cap_n) % CAPTURE_QUEUE] = m;
+    g->cap_n++;
+    pthread_cond_signal(&g->cap_cond);
+  }
+  pthread_mutex_unlock(&g->cap_lock);
+  return ok;
+}
+
+static void free_msg(gate_msg *m) {
+  if (m->kind == MSG_EXEC) {
+    if (m->fd >= 0) close(m->fd);
+    if (m->pidfd >= 0) close(m->pidfd);
+  }
+  y_capture_free(m->cap);
+  free(m);
+}
+
+static void *capture_thread(void *arg) {
+  gate_t *g = arg;
+  y_block_signals();
+  for (;;) {
+    pthread_mutex_lock(&g->cap_lock);
+    while (g->cap_n == 0 && !g->cap_stop) pthread_cond_wait(&g->cap_cond, &g->cap_lock);
+    if (g->cap_stop) {
+      pthread_mutex_unlock(&g->cap_lock);
+      break;
+    }
+    gate_msg *m = g->cap_q[g->cap_head];
+    g->cap_head = (g->cap_head + 1) % CAPTURE_QUEUE;
+    g->cap_n--;
+    pthread_mutex_unlock(&g->cap_lock);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    m->cap = y_capture_exec(m->pid, g->capture_env);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    Y_ATOMIC_INC(&g->st.captures);
+    Y_ATOMIC_ADD(&g->st.capture_us, (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000));
+    /* refused (stopping, or JS's queue full): the gate's deadline answers this exec */
+    if (napi_call_threadsafe_function(g->tsfn, m, napi_tsfn_nonblocking) != napi_ok) free_msg(m);
+  }
+  return NULL;
+}
+
 static void handle_perm(gate_t *g, struct fanotify_event_metadata *md) {
   int fd = md->fd;
   int pidfd = -1;
@@ -383,7 +450,7 @@ static void handle_perm(gate_t *g, struct fanotify_event_metadata *md) {
   m->fail_closed = fc;
   m->key = key;
   m->timeout_ms = timeout;
-  if (napi_call_threadsafe_function(g->tsfn, m, napi_tsfn_nonblocking) != napi_ok) {
+  if (!(g->capture && cap_push(g, m)) && napi_call_threadsafe_function(g->tsfn, m, napi_tsfn_nonblocking) != napi_ok) {
     if (m->fd >= 0) close(m->fd);
     if (m->pidfd >= 0) close(m->pidfd);
     free(m);
@@ -566,11 +633,7 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   (void)context;
   gate_msg *m = data;
   if (env == NULL || cb == NULL) {
-    if (m->kind == MSG_EXEC) {
-      if (m->fd >= 0) close(m->fd);
-      if (m->pidfd >= 0) close(m->pidfd);
-    }
-    free(m);
+    free_msg(m);
     return;
   }
   napi_value ev, undef;
@@ -591,6 +654,7 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     y_set_num(env, ev, "size", (double)m->key.size);
     y_set_big(env, ev, "mtimeNs", m->key.mtime_ns);
     y_set_big(env, ev, "ctimeNs", m->key.ctime_ns);
+    if (m->cap) y_capture_to_js(env, ev, m->cap);
     break;
   case MSG_EXPIRED:
     y_set_num(env, ev, "id", (double)m->id);
@@ -606,6 +670,7 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     y_set_str(env, ev, "message", m->text);
     break;
   }
+  y_capture_free(m->cap);
   free(m);
   napi_get_undefined(env, &undef);
   napi_call_function(env, undef, cb, 1, &ev, NULL);
@@ -621,6 +686,15 @@ static void gate_stop(gate_t *g) {
   /* the thread never waits on JS, so it sees the wake-up at once and closes the group
    * itself (the kernel then allows every pending event); only then do we join */
   if (g->thread_started) pthread_join(g->thread, NULL);
+  if (g->cap_started) {
+    pthread_mutex_lock(&g->cap_lock);
+    g->cap_stop = true;
+    pthread_cond_signal(&g->cap_cond);
+    pthread_mutex_unlock(&g->cap_lock);
+    pthread_join(g->cap_thread, NULL); /* a capture under way ends with its reads */
+    g->cap_started = false;
+    for (; g->cap_n > 0; g->cap_n--, g->cap_head = (g->cap_head + 1) % CAPTURE_QUEUE) free_msg(g->cap_q[g->cap_head]);
+  }
   close_fan(g);
   for (int i = 0; i < g->n_pending; i++) close_pending(&g->pending[i]);
   g->n_pending = 0;
@@ -643,6 +717,9 @@ static void gate_free(gate_t *g) {
   free(g->allowed_pids);
   free(g->cache);
   free(g->pending);
+  free(g->capture_env);
+  pthread_mutex_destroy(&g->cap_lock);
+  pthread_cond_destroy(&g->cap_cond);
   pthread_mutex_destroy(&g->lock);
   pthread_mutex_destroy(&g->fd_lock);
   free(g);
@@ -704,6 +781,8 @@ static napi_value js_gate_start(napi_env env, napi_callback_info info) {
   if (!g) return y_throw_errno(env, "calloc", ENOMEM);
   pthread_mutex_init(&g->lock, NULL);
   pthread_mutex_init(&g->fd_lock, NULL);
+  pthread_mutex_init(&g->cap_lock, NULL);
+  pthread_cond_init(&g->cap_cond, NULL);
   g->env = env;
   g->fan_fd = g->wake_fd = g->mnt_fd = -1;
   g->self_pid = getpid();
@@ -720,6 +799,8 @@ static napi_value js_gate_start(napi_env env, napi_callback_info info) {
   g->pending = calloc((size_t)g->max_pending, sizeof(pending_t));
   y_mountset_init(env, opts, &g->mounts);
   g->follow_mounts = y_opt_bool(env, opts, "followMounts", true);
+  g->capture = y_opt_bool(env, opts, "capture", false);
+  g->capture_env = y_opt_env_prefixes(env, opts, "captureEnv");
   if (!g->pending || (g->cache_sets && !g->cache)) {
     gate_free(g);
     return y_throw_errno(env, "calloc", ENOMEM);
@@ -788,6 +869,11 @@ static napi_value js_gate_start(napi_env env, napi_callback_info info) {
     gate_free(g);
     y_throw_last(env, "napi_create_threadsafe_function");
     return NULL;
+  }
+  /* before the gate thread, which reads g->capture */
+  if (g->capture) {
+    if (pthread_create(&g->cap_thread, NULL, capture_thread, g) == 0) g->cap_started = true;
+    else g->capture = false; /* misses go to JS uncaptured; JS captures them itself */
   }
   if (pthread_create(&g->thread, NULL, gate_thread, g) != 0) {
     err = errno;
@@ -869,6 +955,8 @@ static napi_value js_gate_stats(napi_env env, napi_callback_info info) {
   gate_stats *s = &g->st;
 #define S(name, field) y_set_u64(env, o, name, Y_ATOMIC_LOAD(&s->field))
   S("events", events);
+  S("captures", captures);
+  S("captureUs", capture_us);
   S("selfAllowed", self_allowed);
   S("cacheHits", cache_hits);
   S("misses", misses);

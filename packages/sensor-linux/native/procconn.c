@@ -564,20 +564,7 @@ static napi_value js_proc_start(napi_env env, napi_callback_info info) {
   }
   pc_t *p = calloc(1, sizeof *p);
   p->last_seq = calloc(PC_MAX_CPUS, sizeof(uint32_t));
-  /* envNames: ["LD_PRELOAD", …] → "LD_PRELOAD=\0…\0\0" */
-  char **names = NULL;
-  bool present = false;
-  int nn = y_opt_string_array(env, argv[0], "envNames", &names, &present);
-  if (nn > 0) {
-    size_t total = 1;
-    for (int i = 0; i < nn; i++) total += strlen(names[i]) + 2;
-    p->env_names = calloc(1, total);
-    if (p->env_names) {
-      char *w = p->env_names;
-      for (int i = 0; i < nn; i++) w += sprintf(w, "%s=", names[i]) + 1;
-    }
-  }
-  y_free_string_array(names, nn);
+  p->env_names = y_opt_env_prefixes(env, argv[0], "envNames");
   p->sock = sock;
   p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   napi_value name;

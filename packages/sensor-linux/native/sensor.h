@@ -64,6 +64,9 @@ char *y_opt_string(napi_env env, napi_value obj, const char *name);
 /* Reads an array-of-strings property; returns count, *out is a malloc'd array of malloc'd strings. */
 int y_opt_string_array(napi_env env, napi_value obj, const char *name, char ***out, bool *present);
 void y_free_string_array(char **arr, int n);
+/* An array of variable names (["LD_PRELOAD", …]) as "LD_PRELOAD=\0…\0\0", the form the /proc
+   readers match entries with; an empty list is "\0". NULL only when out of memory. */
+char *y_opt_env_prefixes(napi_env env, napi_value obj, const char *name);
 char *y_value_string(napi_env env, napi_value v);
 void y_set_num(napi_env env, napi_value obj, const char *name, double v);
 void y_set_u64(napi_env env, napi_value obj, const char *name, uint64_t v);
@@ -75,6 +78,22 @@ void y_set_bool(napi_env env, napi_value obj, const char *name, bool v);
 void y_crash_register(int fd);
 void y_crash_unregister(int fd);
 void y_crash_install(void);
+
+/* Exec capture (capture.c): read while an exec is held, on the gate's capture thread. */
+enum { Y_ARGV_NONE = 0, Y_ARGV_EXECVE = 1, Y_ARGV_REMOTE = 2 };
+typedef struct y_capture {
+  int64_t ppid, uid, gid; /* uid, gid: effective (the owner of /proc/PID) */
+  char *cwd;
+  int argv_source;
+  char *argv; /* NUL-separated, each argument NUL-terminated */
+  size_t argv_len;
+  char *env; /* the selected NAME=value entries, NUL-terminated each */
+  size_t env_len;
+} y_capture;
+/* env_names: NUL-separated "NAME=" prefixes ending in an empty one (or NULL). */
+y_capture *y_capture_exec(int pid, const char *env_names);
+void y_capture_free(y_capture *c);
+void y_capture_to_js(napi_env env, napi_value obj, const y_capture *c);
 
 /* Resolve /proc/self/fd/N into buf; returns length or -1. */
 int y_fd_path(int fd, char *buf, size_t len);

@@ -14,6 +14,7 @@
 import { createHash, webcrypto, type Hash } from 'node:crypto';
 import { closeSync, openSync, read, readFileSync, readSync, readdirSync, readlinkSync } from 'node:fs';
 import { open } from 'node:fs/promises';
+import type { NativeExecCapture } from './types.ts';
 
 export interface ExecCapture {
   pid: number;
@@ -32,8 +33,8 @@ export interface ExecCapture {
   cwd: string;
   /** The file being executed (from the event fd). */
   exe: string;
-  /** The image doing the exec (e.g. the shell). */
-  callerExe: string;
+  /** The image doing the exec (e.g. the shell); not read by the gate's capture thread. */
+  callerExe?: string;
   /** sha256 of the file being executed, hex; absent when hashing was skipped or failed. */
   sha256?: string;
 }
@@ -307,9 +308,41 @@ function hashSync(fd: number, hash: Hash): string {
   return hash.digest('hex');
 }
 
-/** Read everything the agent records about an exec held by the gate (pid + event fd). */
-export async function captureExec(req: { pid: number; fd: number; size?: number }, options: CaptureOptions = {}): Promise<ExecCapture> {
+const nulList = (s: string): string[] => (s.endsWith('\0') ? s.slice(0, -1) : s).split('\0');
+
+/**
+ * Read everything the agent records about an exec held by the gate (pid + event fd). What the
+ * gate's capture thread already read (req.capture) is used as it is; /proc and the process's
+ * memory are read here only for what it could not.
+ */
+export async function captureExec(
+  req: { pid: number; fd: number; size?: number; path?: string; capture?: NativeExecCapture | undefined },
+  options: CaptureOptions = {},
+): Promise<ExecCapture> {
   const { pid, fd } = req;
+  const native = req.capture;
+  if (native && native.argvSource === 'execve' && native.argv !== undefined) {
+    const capture: ExecCapture = {
+      pid,
+      ppid: native.ppid,
+      uid: native.uid,
+      euid: native.uid,
+      gid: native.gid,
+      argv: native.argv === '' ? [] : nulList(native.argv),
+      argvSource: 'execve',
+      ...(native.env ? { env: nulList(native.env) } : {}),
+      cwd: native.cwd,
+      exe: req.path ?? tryLink(`/proc/self/fd/${fd}`),
+    };
+    if (options.hash ?? true) {
+      try {
+        capture.sha256 = await hashFd(fd, { size: req.size });
+      } catch {
+        // unreadable: the decision goes on without a hash
+      }
+    }
+    return capture;
+  }
   const status = tryRead(`/proc/${pid}/status`);
   const cwd = tryLink(`/proc/${pid}/cwd`);
   const exe = tryLink(`/proc/self/fd/${fd}`);

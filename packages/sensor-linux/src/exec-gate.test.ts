@@ -94,74 +94,78 @@ describe('exec gate', { skip: skip ?? false }, () => {
     }
   });
 
-  it('(a) while an exec is held, JS captures argv, cwd, user, exe and sha256', async () => {
-    const bin = scratch.binary('captured');
-    const expected = createHash('sha256').update(readFileSync(bin)).digest('hex');
-    let capture: Awaited<ReturnType<typeof captureExec>> | undefined;
-    const { gate } = start({
-      timeoutMs: 3000,
-      onExec: (req) => {
-        void captureExec(req).then((c) => {
-          capture = c;
-          gate.respond(req.id, 'allow');
-        });
-      },
-    });
-    try {
-      const r = await sh(`cd /tmp && exec ${bin} one 'two words' three`);
-      assert.equal(r.code, 0);
-      assert.ok(capture);
-      assert.equal(capture.argvSource, 'execve');
-      assert.deepEqual(capture.argv, [bin, 'one', 'two words', 'three']);
-      assert.equal(capture.cwd, '/tmp');
-      assert.equal(capture.exe, bin);
-      assert.equal(
-        capture.callerExe.endsWith('sh') ||
-          capture.callerExe.includes('dash') ||
-          capture.callerExe.includes('bash'),
-        true,
-      );
-      assert.equal(capture.uid, 0);
-      assert.equal(capture.pid, r.pid);
-      assert.equal(capture.sha256, expected);
-      assert.equal(gate.stats().timeouts, 0);
-    } finally {
-      gate.stop();
-    }
-  });
-
-  it('(a) the new image\'s LD_PRELOAD is read from the execve arguments (the caller has none), other variables are not', async () => {
-    const bin = scratch.binary('preloaded');
-    const big = scratch.binary('big-preloaded');
-    appendFileSync(big, Buffer.alloc(5 * 1024 * 1024, 7)); // hashed by streaming, not in one go
-    const captures: Array<Awaited<ReturnType<typeof captureExec>>> = [];
-    const { gate } = start({
-      timeoutMs: 3000,
-      onExec: (req) => {
-        void captureExec(req, { envNames: ['LD_PRELOAD', 'LD_AUDIT'] }).then((c) => {
-          captures.push(c);
-          gate.respond(req.id, 'allow');
-        });
-      },
-    });
-    try {
-      const value = `/nonexistent/${'x'.repeat(5000)}.so`; // longer than a page: read across pages
-      for (const b of [bin, big]) {
-        const r = await sh(`LD_PRELOAD=${value} SECRET_TOKEN=hunter2 exec ${b} 2>/dev/null`);
+  // the same captures read by JavaScript, and by the gate's capture thread in C
+  for (const native of [false, true]) {
+    const by = native ? 'the gate\'s capture thread' : 'JS';
+    it(`(a) while an exec is held, ${by} captures argv, cwd, user, exe and sha256`, async () => {
+      const bin = scratch.binary('captured');
+      const expected = createHash('sha256').update(readFileSync(bin)).digest('hex');
+      let capture: Awaited<ReturnType<typeof captureExec>> | undefined;
+      const { gate } = start({
+        timeoutMs: 3000,
+        capture: native,
+        onExec: (req) => {
+          assert.equal(req.capture !== undefined, native);
+          void captureExec(req).then((c) => {
+            capture = c;
+            gate.respond(req.id, 'allow');
+          });
+        },
+      });
+      try {
+        const r = await sh(`cd /tmp && exec ${bin} one 'two words' three`);
         assert.equal(r.code, 0);
+        assert.ok(capture);
+        assert.equal(capture.argvSource, 'execve');
+        assert.deepEqual(capture.argv, [bin, 'one', 'two words', 'three']);
+        assert.equal(capture.cwd, '/tmp');
+        assert.equal(capture.exe, bin);
+        if (!native) assert.match(capture.callerExe ?? '', /sh$|dash|bash/);
+        assert.equal(capture.uid, 0);
+        assert.equal(capture.pid, r.pid);
+        assert.equal(capture.sha256, expected);
+        assert.equal(gate.stats().timeouts, 0);
+      } finally {
+        gate.stop();
       }
-      assert.equal(captures.length, 2);
-      for (const [i, c] of captures.entries()) {
-        assert.deepEqual(c.env, [`LD_PRELOAD=${value}`]);
-        assert.equal(c.sha256, createHash('sha256').update(readFileSync(i === 0 ? bin : big)).digest('hex'));
+    });
+
+    it(`(a) the new image's LD_PRELOAD is read from the execve arguments (the caller has none), other variables are not (${by})`, async () => {
+      const bin = scratch.binary('preloaded');
+      const big = scratch.binary('big-preloaded');
+      appendFileSync(big, Buffer.alloc(5 * 1024 * 1024, 7)); // hashed by streaming, not in one go
+      const captures: Array<Awaited<ReturnType<typeof captureExec>>> = [];
+      const { gate } = start({
+        timeoutMs: 3000,
+        capture: native,
+        captureEnv: ['LD_PRELOAD', 'LD_AUDIT'],
+        onExec: (req) => {
+          assert.equal(req.capture?.argvSource ?? 'execve', 'execve');
+          void captureExec(req, { envNames: ['LD_PRELOAD', 'LD_AUDIT'] }).then((c) => {
+            captures.push(c);
+            gate.respond(req.id, 'allow');
+          });
+        },
+      });
+      try {
+        const value = `/nonexistent/${'x'.repeat(5000)}.so`; // longer than a page: read across pages
+        for (const b of [bin, big]) {
+          const r = await sh(`LD_PRELOAD=${value} SECRET_TOKEN=hunter2 exec ${b} 2>/dev/null`);
+          assert.equal(r.code, 0);
+        }
+        assert.equal(captures.length, 2);
+        for (const [i, c] of captures.entries()) {
+          assert.deepEqual(c.env, [`LD_PRELOAD=${value}`]);
+          assert.equal(c.sha256, createHash('sha256').update(readFileSync(i === 0 ? bin : big)).digest('hex'));
+        }
+        const plain = await sh(`exec ${bin}`);
+        assert.equal(plain.code, 0);
+        assert.equal(captures[2]?.env, undefined, 'none set: no env field');
+      } finally {
+        gate.stop();
       }
-      const plain = await sh(`exec ${bin}`);
-      assert.equal(plain.code, 0);
-      assert.equal(captures[2]?.env, undefined, 'none set: no env field');
-    } finally {
-      gate.stop();
-    }
-  });
+    });
+  }
 
   it("(a) the request pidfd kills the exec'ing process without a pid race", async () => {
     const bin = scratch.binary('killed');

@@ -49,6 +49,8 @@ export interface FakeSensors extends LinuxSensors {
 
 const emptyStats = (): ExecGateStats => ({
   events: 0,
+  captures: 0,
+  captureUs: 0,
   selfAllowed: 0,
   cacheHits: 0,
   misses: 0,

@@ -2,7 +2,7 @@
 // uses it; everything else receives the typed interfaces from index.ts.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import type { ProcExecSnapshot } from './types.ts';
+import type { NativeExecCapture, ProcExecSnapshot } from './types.ts';
 import { fileURLToPath } from 'node:url';
 
 export type NativeHandle = { readonly __native: unique symbol };
@@ -21,6 +21,7 @@ export interface NativeExecEvent {
   size: number;
   mtimeNs: bigint;
   ctimeNs: bigint;
+  capture?: NativeExecCapture;
 }
 export type NativeGateMessage =
   | NativeExecEvent
@@ -39,6 +40,8 @@ export interface NativeGateOptions {
   followMounts: boolean;
   maxPending: number;
   cacheSize: number;
+  capture: boolean;
+  captureEnv: string[];
 }
 
 export interface NativeProcEvent {

@@ -87,6 +87,8 @@ class NativeExecGate implements ExecGate {
         followMounts: options.followMounts ?? true,
         maxPending: options.maxPending ?? 4096,
         cacheSize: options.cacheSize ?? 65536,
+        capture: options.capture ?? false,
+        captureEnv: [...(options.captureEnv ?? [])],
       },
       (m: NativeGateMessage) => {
         if (m.kind === 'exec') {

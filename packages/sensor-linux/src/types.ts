@@ -5,6 +5,28 @@
 export type ExecVerdict = 'allow' | 'deny';
 
 /** An exec held in the kernel until JS responds or `timeoutMs` passes. */
+/**
+ * What the gate's capture thread read while the exec was held (ExecGateOptions.capture), in C
+ * and off the JavaScript thread; captureExec() turns it into an ExecCapture.
+ */
+export interface NativeExecCapture {
+  ppid: number;
+  /** Effective uid and gid (the owner of /proc/PID; real ids would cost a read of status). */
+  uid: number;
+  gid: number;
+  cwd: string;
+  /**
+   * 'execve': argv (and env) are the new image's, from the held execve's arguments; 'remote':
+   * some of them sit in memory mapped from FUSE or a network filesystem, which the thread does
+   * not read (JavaScript reads those through the thread pool); 'none': not in execve any more.
+   */
+  argvSource: 'execve' | 'remote' | 'none';
+  /** NUL-terminated arguments, concatenated. */
+  argv?: string;
+  /** The NAME=value entries of `captureEnv`, each NUL-terminated. */
+  env?: string;
+}
+
 export interface ExecRequest {
   readonly id: number;
   /** tgid of the exec'ing process (it is blocked inside execve while this is pending). */
@@ -25,6 +47,8 @@ export interface ExecRequest {
   readonly size: number;
   readonly mtimeNs: bigint;
   readonly ctimeNs: bigint;
+  /** Present when the gate captures (ExecGateOptions.capture). */
+  readonly capture?: NativeExecCapture;
 }
 
 export interface RespondOptions {
@@ -65,6 +89,10 @@ export interface ExecGateOptions extends Partial<GatePolicy> {
   cacheSize?: number;
   /** How long fd/pidfd of an expired request stay open for JS that is still reading (default 5000). */
   fdGraceMs?: number;
+  /** Read each miss's process (ids, cwd, new argv, `captureEnv`) on a native thread before JS hears of it (default false). */
+  capture?: boolean;
+  /** Environment variables of the new image the capture reads (default none). */
+  captureEnv?: readonly string[];
   /** Called for each cache miss. Must not throw; answer with gate.respond(). */
   onExec: (req: ExecRequest) => void;
   onNotice?: (notice: GateNotice) => void;
@@ -72,6 +100,9 @@ export interface ExecGateOptions extends Partial<GatePolicy> {
 
 export interface ExecGateStats {
   events: number;
+  /** Misses read by the capture thread, and the microseconds that took in all. */
+  captures: number;
+  captureUs: number;
   selfAllowed: number;
   cacheHits: number;
   misses: number;
