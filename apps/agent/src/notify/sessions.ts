@@ -1,5 +1,3 @@
-import { withBus } from './dbus.ts';
-
 /**
  * A user's login sessions from systemd-logind (org.freedesktop.login1 on the system bus, which
  * the agent reaches as root): which of them are graphical (a desktop to notify) and which
@@ -39,6 +37,8 @@ export function createLogindSessions(opts: { address?: string; timeoutMs?: numbe
   return {
     async sessions(uid) {
       try {
+        // the D-Bus client (dbus-next and its XML parser, ~1.5 MB of heap) loads at the first popup, not with the agent
+        const { withBus } = await import('./dbus.ts');
         return await withBus(address, timeoutMs, async (call) => {
           const [list] = await call({
             destination: 'org.freedesktop.login1',
