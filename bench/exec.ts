@@ -145,6 +145,8 @@ interface Row {
   dynP99: number;
   staticP50: number;
   staticP99: number;
+  /** p50 of /bin/true with no agent in the same interval (interleaved chunks). */
+  baseP50?: number;
 }
 const baseDyn: number[] = [];
 const baseStatic: number[] = [];
@@ -169,7 +171,7 @@ const measure = async (mode: string, dyn: string, stat: string, interleave = tru
   }
   baseDyn.push(...bd);
   baseStatic.push(...bs);
-  const row = { mode, dynP50: pct(d, 50), dynP99: pct(d, 99), staticP50: pct(s, 50), staticP99: pct(s, 99) };
+  const row: Row = { mode, dynP50: pct(d, 50), dynP99: pct(d, 99), staticP50: pct(s, 50), staticP99: pct(s, 99), ...(interleave ? { baseP50: pct(bd, 50) } : {}) };
   if (interleave) print({ mode: '  no agent (same interval)', dynP50: pct(bd, 50), dynP99: pct(bd, 99), staticP50: pct(bs, 50), staticP99: pct(bs, 99) });
   print(row);
   if (shedding()) console.log(`  ${shedding().trim()}`);
@@ -403,8 +405,10 @@ if (!opt['no-fapolicyd']) {
 const base: Row = { mode: 'no agent (all intervals)', dynP50: pct(baseDyn, 50), dynP99: pct(baseDyn, 99), staticP50: pct(baseStatic, 50), staticP99: pct(baseStatic, 99) };
 print(base);
 const r2 = (x: number) => Math.round(x * 100) / 100;
+// each mode against no agent in its own interval: on a shared machine the load moves between phases
+const ratio = (row: Row) => r2(row.dynP50 / (row.baseP50 ?? base.dynP50));
 console.log(
-  `ratios to no agent (p50, /bin/true): monitor ${r2(monitor.dynP50 / base.dynP50)}, block ${r2(block.dynP50 / base.dynP50)}, cached ${r2(warmRow.dynP50 / base.dynP50)}${fapo ? `, fapolicyd ${r2(fapo.dynP50 / base.dynP50)}` : ''}`,
+  `ratios to no agent in the same interval (p50, /bin/true): monitor ${ratio(monitor)}, block ${ratio(block)}, cached ${ratio(warmRow)}${fapo ? `, fapolicyd ${ratio(fapo)} (to all intervals)` : ''}`,
 );
 console.log(
   JSON.stringify({
@@ -412,9 +416,10 @@ console.log(
     monitor_p50_us: Math.round(monitor.dynP50),
     block_p50_us: Math.round(block.dynP50),
     fapolicyd_p50_us: fapo ? Math.round(fapo.dynP50) : null,
-    warm_ratio: r2(warmRow.dynP50 / base.dynP50),
-    cold_ratio: r2(block.dynP50 / base.dynP50),
-    fapolicyd_ratio: fapo ? r2(fapo.dynP50 / base.dynP50) : null,
+    warm_ratio: ratio(warmRow),
+    cold_ratio: ratio(block),
+    monitor_ratio: ratio(monitor),
+    fapolicyd_ratio: fapo ? ratio(fapo) : null,
     cold_10mb_p50_ms: r2(cold10),
     cold_10mb_immediate_p50_ms: r2(cold10Now),
     lost_exec_events: lost,
