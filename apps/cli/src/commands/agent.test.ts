@@ -50,7 +50,7 @@ void test('enroll (token from the environment) against a plain-http dev server, 
   assert.deepEqual([st.enrolled, st.server, st.queueDepth, st.policyRevision], [true, url, 0, null]);
 });
 
-void test("install: the unit runs node with a small young generation, malloc's fixed mmap threshold and a compile cache in the state directory; install builds the agent bundle and fills the cache before the first start", async (t) => {
+void test("install: the unit runs node with a small young generation, V8's memory saver, malloc's fixed mmap threshold and a compile cache in the state directory; install builds the agent bundle and fills the cache before the first start", async (t) => {
   const root = tmp(t);
   const state = join(root, 'var/lib/yamori');
   const calls: string[][] = [];
@@ -58,11 +58,11 @@ void test("install: the unit runs node with a small young generation, malloc's f
   assert.equal(await agentCommand(['install', '--prefix', root, '--state', state], { ...capture(), systemctl }), 0);
   assert.deepEqual(calls, [['daemon-reload'], ['enable', '--now', 'yamori-agent.service']]);
   const unit = readFileSync(join(root, 'etc/systemd/system/yamori-agent.service'), 'utf8');
-  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 \S+ agent run --state /m);
+  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 --memory-saver-mode \S+ agent run --state /m);
   assert.match(unit, new RegExp(`^Environment=NODE_COMPILE_CACHE=${join(state, 'compile-cache')}$`, 'm'));
   assert.match(unit, /^Environment=GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=32768:glibc\.malloc\.trim_threshold=65536$/m);
   assert.ok(readdirSync(join(state, 'compile-cache')).length > 0, 'the compile cache is filled');
-  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 \S+\/bin\/yamori\.js agent run --state /m, 'the unit runs bin/yamori.js, which runs the bundle');
+  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 --memory-saver-mode \S+\/bin\/yamori\.js agent run --state /m, 'the unit runs bin/yamori.js, which runs the bundle');
   assert.ok(existsSync(join(state, 'agent-bundle', 'agent.mjs')), 'the agent bundle is built');
   assert.equal(statSync(state).mode & 0o777, 0o700, 'a state directory install makes is root-only');
   assert.equal(statSync(join(state, 'compile-cache')).mode & 0o777, 0o700);
