@@ -1,4 +1,4 @@
-// `npm run bench -- agent-memory [--idle 30] [--no-sensors] [--plain] [--smaps]`
+// `npm run bench -- agent-memory [--idle 30] [--no-sensors] [--plain] [--smaps] [--node-flag=--FLAG]...`
 //
 // The agent's idle memory: a real `yamori agent run` started as the systemd unit starts it (node
 // flags, environment, prepared beforehand as `install` prepares it: the agent bundle built, the
@@ -8,7 +8,8 @@
 // from inside (process.memoryUsage() through a preloaded signal handler that only reports).
 // Baseline: a bare `node -e` process measured the same way in the same run. Issue 3's target is
 // ≤ 80 MB RSS and ≤ 1 % of one core when idle.
-// --smaps: also the agent's V8 spaces and its mappings with the most resident memory.
+// --smaps: also the agent's V8 spaces and its mappings with the most resident memory. --node-flag:
+// a node or V8 flag added to the unit's, to measure it before it goes into agentService.
 // Last line: one JSON object.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -24,6 +25,7 @@ const { values: opt } = parseArgs({
     'no-sensors': { type: 'boolean', default: false },
     plain: { type: 'boolean', default: false },
     smaps: { type: 'boolean', default: false },
+    'node-flag': { type: 'string', multiple: true },
   },
 });
 const IDLE_S = Number(opt.idle);
@@ -135,11 +137,12 @@ const [, ...runArgs] = opt.plain ? [process.execPath, YAMORI, 'agent', 'run', '-
 const env = { ...process.env, ...(opt.plain ? {} : service.env) };
 // prepared as `install` prepares the service (bundle, compile caches); --plain: the sources, no cache
 const { server } = await upWithEnrolledAgent({ data, stateDir: state, tokenName: 'bench', ...(opt.plain ? {} : { env }) });
-if (!opt.plain && !existsSync(join(state, 'agent-bundle', 'agent.mjs'))) console.log('(no agent bundle was built: the agent runs its sources)');
+const bundled = !opt.plain && existsSync(join(state, 'agent-bundle', 'agent.mjs'));
+if (!opt.plain && !bundled) console.log('(no agent bundle was built: the agent runs its sources)');
 started.push(server.child);
 
 let agentOut = '';
-const args = ['--import', PROBE, ...runArgs, ...(sensors ? ['--gate-mount', gated] : ['--no-sensors'])];
+const args = ['--import', PROBE, ...(opt['node-flag'] ?? []), ...runArgs, ...(sensors ? ['--gate-mount', gated] : ['--no-sensors'])];
 console.log(`agent: node ${args.slice(2).join(' ')}${opt.plain ? '' : ` with ${Object.entries(service.env).map(([k, v]) => `${k}=${v}`).join(' ')}`}`);
 const agent = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
 started.push(agent);
@@ -179,6 +182,7 @@ console.log(
     agent_rss_anon_mb: r1(a.anon),
     agent_rss_file_mb: r1(a.file),
     agent_idle_cpu_pct: Math.round(idleCpu * 100) / 100,
+    agent_bundle: bundled,
     baseline_node_rss_mb: r1(b.rss),
     ratio,
   }),
