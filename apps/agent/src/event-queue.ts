@@ -69,6 +69,9 @@ export function createEventQueue(deps: EventQueueDeps): EventQueue {
     PRAGMA journal_mode = WAL;
     PRAGMA synchronous = NORMAL;
     PRAGMA busy_timeout = 5000;
+    -- 512 KiB of page cache, not SQLite's 2 MB: the queue reads its head and appends at its tail, and
+    -- the rest comes from the kernel's page cache; the agent keeps what it caches for good (ADR 0012)
+    PRAGMA cache_size = -512;
     CREATE TABLE IF NOT EXISTS events (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       dataset TEXT NOT NULL,
