@@ -39,7 +39,7 @@ export function staleness(dir) {
 /** The bundle to import for `yamori agent run ARGS`, or undefined: run the sources. */
 export function agentBundleFor(args) {
   const at = args.indexOf('--state');
-  const stateDir = at >= 0 ? args[at + 1] : undefined;
+  const stateDir = at >= 0 ? args[at + 1] : args.find((a) => a.startsWith('--state='))?.slice('--state='.length);
   if (!stateDir) return undefined;
   const dir = join(stateDir, 'agent-bundle');
   let why = staleness(dir);
