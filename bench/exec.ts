@@ -321,7 +321,8 @@ console.log(`${PACED} execs at 1,000/s: ${received} process-start events at the 
 await deploy((p) => (p.modules.malware.mode = 'block'));
 const block = await measure('agent block (unknown file)', dyn.path, stat.path);
 
-// idle footprint
+// idle footprint: once the agent has finished with the burst (uploads, shedding decisions)
+await settle();
 await sleep(3000);
 let apid = agent?.pid ?? 0;
 const t0 = stat1(apid);
