@@ -388,13 +388,33 @@ if (!opt['no-fapolicyd']) {
       const set = ['10-languages', '20-dracut', '21-updaters', '30-patterns', '40-bad-elf', '41-shared-obj', '42-trusted-elf', '70-trusted-lang', '72-shell', '90-deny-execute', '95-allow-open'];
       writeFileSync('/etc/fapolicyd/compiled.rules', set.map((s) => readFileSync(join(dir, `${s}.rules`), 'utf8')).join('\n'));
     }
-    let out = '';
-    fapolicyd = spawn('fapolicyd', ['--permissive', '--debug-deny'], { stdio: ['ignore', 'ignore', 'pipe'] });
-    fapolicyd.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
-    await sleep(5000); // loads its trust database, then marks the filesystems
-    if (fapolicyd.exitCode !== null) throw new Error(`fapolicyd exited: ${out.trim().split('\n').at(-1) ?? ''}`);
+    const conf = '/etc/fapolicyd/fapolicyd.conf';
+    const confText = readFileSync(conf, 'utf8');
+    const startFapolicyd = async (): Promise<string | undefined> => {
+      let out = '';
+      const child = spawn('fapolicyd', ['--permissive', '--debug-deny'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      fapolicyd = child;
+      child.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+      await sleep(5000); // loads its trust database, then marks the filesystems
+      return child.exitCode === null ? undefined : out.trim().split('\n').at(-1) ?? `exit ${child.exitCode}`;
+    };
+    let failed = await startFapolicyd();
+    let asRoot = false;
+    if (failed?.startsWith('Cannot change to uid')) {
+      // Dropping to its own user, fapolicyd keeps CAP_SYS_RESOURCE, which a machine (or container)
+      // without it in its bounding set cannot grant: run it as root for the measurement (its
+      // decision path is the same), and put the configuration back afterwards.
+      writeFileSync(conf, confText.replace(/^uid = .*$/m, 'uid = root').replace(/^gid = .*$/m, 'gid = root'));
+      asRoot = true;
+      try {
+        failed = await startFapolicyd();
+      } finally {
+        writeFileSync(conf, confText);
+      }
+    }
+    if (failed !== undefined) throw new Error(`fapolicyd exited: ${failed}`);
     // fapolicyd watches every tmpfs, the ungated one too: no interleaved baseline here
-    fapo = await measure('fapolicyd (permissive)', dyn.path, stat.path, false);
+    fapo = await measure(`fapolicyd (permissive${asRoot ? ', as root' : ''})`, dyn.path, stat.path, false);
   } catch (err) {
     console.log(`fapolicyd not measured: ${(err as Error).message}`);
   } finally {
