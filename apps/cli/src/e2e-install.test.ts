@@ -91,6 +91,9 @@ test('the one-line install command installs, enrolls and upgrades the agent; a w
   assert.deepEqual([report.enrolled, report.server], [true, server.url]);
   const agent = await api('GET', `/agents/${report.agentId}`);
   assert.equal(agent.status, 200, `the server knows the new agent: ${agent.body}`);
+  // the package carries esbuild: `agent install` on the endpoint built the agent's bundle (ADR 0012)
+  assert.ok(existsSync(join(stateDir, 'agent-bundle', 'agent.mjs')), `${first.out}\n${first.err}`);
+  assert.doesNotMatch(`${first.out}\n${first.err}`, /bundle/i, 'no warning about the agent bundle');
 
   // 2. Again, over two older versions with the older-but-one current: installs this version,
   // switches to it, keeps the one it replaced, removes the rest, keeps the enrollment.
