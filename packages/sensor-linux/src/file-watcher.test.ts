@@ -29,16 +29,22 @@ describe('file watcher', { skip: skip ?? false }, () => {
     });
     watchers.push(w);
     w.watch(scratch.dir);
-    const r = await sh(
-      `echo hello > ${scratch.dir}/doc.txt && mv ${scratch.dir}/doc.txt ${scratch.dir}/doc.locked && rm ${scratch.dir}/doc.locked`,
+    // The shell stays alive until the events are read: the kernel makes a pidfd only for a
+    // process that still exists when the watcher reads the event (on a busy machine, later).
+    let shellPid = -1;
+    const running = sh(
+      `echo hello > ${scratch.dir}/doc.txt && mv ${scratch.dir}/doc.txt ${scratch.dir}/doc.locked && rm ${scratch.dir}/doc.locked && exec sleep 30`,
+      { timeoutMs: 60000, onSpawn: (pid) => (shellPid = pid) },
     );
-    assert.equal(r.code, 0);
     const path = `${scratch.dir}/doc.txt`;
     assert.ok(
       await waitFor(() =>
         events.some((e) => e.path === `${scratch.dir}/doc.locked` && e.mask & FanMask.DELETE),
       ),
     );
+    process.kill(shellPid, 'SIGKILL');
+    await running;
+    const r = { pid: shellPid };
     const write = events.find((e) => e.path === path && e.mask & FanMask.CLOSE_WRITE);
     assert.ok(write, JSON.stringify(events));
     assert.equal(write.pid, r.pid, 'the shell that redirected into the file is the writer');
