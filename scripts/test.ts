@@ -35,7 +35,11 @@ const status = run(
   process.execPath,
   // --test-force-exit: a test file whose assertion failed before it released a native handle (a
   // sensor thread, a socket) still ends, so one failure cannot hang the whole run.
-  ['--test', '--test-force-exit', '--test-concurrency=3', '--test-timeout=300000', '--test-reporter=spec', ...files],
+  // --no-maglev --no-concurrent-sparkplug (passed on to every test file's process): Node 24 can
+  // deadlock at exit when a background compile job waits for a garbage collection the exiting
+  // main thread never runs (nodejs/node#64274, #54918); a CI run here hung on it after its tests
+  // had passed.
+  ['--no-maglev', '--no-concurrent-sparkplug', '--test', '--test-force-exit', '--test-concurrency=3', '--test-timeout=300000', '--test-reporter=spec', ...files],
   env,
 );
 process.exit(status);

@@ -52,7 +52,12 @@ export async function startYamori(args: string[], env: NodeJS.ProcessEnv = {}): 
     stop: () =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
+        // a node process can hang in its exit (nodejs/node#64274): its work is done by then
+        const kill = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        child.once('exit', () => {
+          clearTimeout(kill);
+          resolve();
+        });
         child.kill('SIGTERM');
       }),
   };

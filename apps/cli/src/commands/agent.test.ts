@@ -58,11 +58,11 @@ void test("install: the unit runs node with a small young generation, V8's memor
   assert.equal(await agentCommand(['install', '--prefix', root, '--state', state], { ...capture(), systemctl }), 0);
   assert.deepEqual(calls, [['daemon-reload'], ['enable', '--now', 'yamori-agent.service']]);
   const unit = readFileSync(join(root, 'etc/systemd/system/yamori-agent.service'), 'utf8');
-  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 --memory-saver-mode \S+ agent run --state /m);
+  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 --memory-saver-mode --no-maglev --no-concurrent-sparkplug \S+ agent run --state /m);
   assert.match(unit, new RegExp(`^Environment=NODE_COMPILE_CACHE=${join(state, 'compile-cache')}$`, 'm'));
   assert.match(unit, /^Environment=GLIBC_TUNABLES=glibc\.malloc\.mmap_threshold=32768:glibc\.malloc\.trim_threshold=65536$/m);
   assert.ok(readdirSync(join(state, 'compile-cache')).length > 0, 'the compile cache is filled');
-  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 --memory-saver-mode \S+\/bin\/yamori\.js agent run --state /m, 'the unit runs bin/yamori.js, which runs the bundle');
+  assert.match(unit, /^ExecStart=\S+ --max-semi-space-size=1 --memory-saver-mode --no-maglev --no-concurrent-sparkplug \S+\/bin\/yamori\.js agent run --state /m, 'the unit runs bin/yamori.js, which runs the bundle');
   assert.ok(existsSync(join(state, 'agent-bundle', 'agent.mjs')), 'the agent bundle is built');
   assert.equal(statSync(state).mode & 0o777, 0o700, 'a state directory install makes is root-only');
   assert.equal(statSync(join(state, 'compile-cache')).mode & 0o777, 0o700);

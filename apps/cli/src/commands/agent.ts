@@ -321,6 +321,10 @@ function status(stateDir: string, o: Opts, out: Print): number {
  * - `--memory-saver-mode`: V8's heuristics for a small footprint (the old generation grows less
  *   between collections), at the cost of more frequent collections; the idle agent's heap went
  *   from 17.5 to 14.7 MB committed.
+ * - `--no-maglev --no-concurrent-sparkplug`: Node 24 can deadlock at exit when a background
+ *   compile job waits for a garbage collection the exiting main thread never runs
+ *   (nodejs/node#64274); an agent hung in its exit would leave the host unprotected until systemd
+ *   kills it (a restart after an upgrade waits for the stop).
  * - a compile cache in the state directory (root's, 0700): with it node runs the sources' stripped
  *   JavaScript without loading the TypeScript stripper (its source and WebAssembly memory stay out
  *   of the process) and compiles less at start. `install` fills it before the first start.
@@ -331,7 +335,7 @@ function status(stateDir: string, o: Opts, out: Print): number {
  */
 export function agentService(o: { node: string; cli: string; stateDir: string }): { argv: string[]; env: Record<string, string> } {
   return {
-    argv: [o.node, '--max-semi-space-size=1', '--memory-saver-mode', o.cli, 'agent', 'run', '--state', o.stateDir],
+    argv: [o.node, '--max-semi-space-size=1', '--memory-saver-mode', '--no-maglev', '--no-concurrent-sparkplug', o.cli, 'agent', 'run', '--state', o.stateDir],
     env: { NODE_COMPILE_CACHE: join(o.stateDir, 'compile-cache'), GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=32768:glibc.malloc.trim_threshold=65536' },
   };
 }
