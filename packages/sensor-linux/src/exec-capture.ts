@@ -286,7 +286,10 @@ export async function hashFd(fd: number, options: { size?: number | undefined; b
   return hash.digest('hex');
 }
 
-/** The first `size` bytes (a file that grew meanwhile fails its caller's identity check anyway). */
+/**
+ * The first `size` bytes: the length in the file key the hash is stored under. A file changed while
+ * it is read is the race streamed reads have too; the pre-hash checks its identity again afterwards.
+ */
 async function hashOffThread(fd: number, size: number): Promise<string> {
   const buf = Buffer.allocUnsafe(size);
   let got = 0;
