@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -248,8 +248,10 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
   const LD_PRELOAD_RULE = '2070309c-7498-4afd-81cf-384ed48e0a29';
   /** A reverse shell to a listener on 127.0.0.1; resolves with how the shell ended and whether it connected. */
   const reverseShell = async (lifeMs: number) => {
+    const accepted: Socket[] = [];
     const listener = createServer((sock) => {
       connected = true;
+      accepted.push(sock);
       sock.on('error', () => undefined);
     });
     let connected = false;
@@ -265,6 +267,9 @@ describe('agent end to end: real server, real agent process, real exec gate', { 
       }
       return { outcome, connected };
     } finally {
+      // `bash -i` puts itself in a process group of its own, out of reach of the kill above: the
+      // end of its connection ends it (and an open socket would keep this test file running)
+      for (const sock of accepted) sock.destroy();
       listener.close();
     }
   };
