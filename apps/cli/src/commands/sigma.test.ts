@@ -1,6 +1,6 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ServerRuleSummary } from '@yamori/protocol';
@@ -14,6 +14,7 @@ function capture(): { io: { out: (t: string) => void; err: (t: string) => void }
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'yamori-sigma-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
 mkdirSync(join(dir, 'rules'));
 writeFileSync(
   join(dir, 'rules/nc.yml'),
