@@ -322,37 +322,44 @@ export async function captureExec(
   req: { pid: number; fd: number; size?: number; path?: string; capture?: NativeExecCapture | undefined },
   options: CaptureOptions = {},
 ): Promise<ExecCapture> {
-  const { pid, fd } = req;
   const native = req.capture;
-  if (native && native.argvSource === 'execve' && native.argv !== undefined) {
-    const capture: ExecCapture = {
-      pid,
-      ppid: native.ppid,
-      uid: native.uid,
-      euid: native.uid,
-      gid: native.gid,
-      argv: native.argv === '' ? [] : nulList(native.argv),
-      argvSource: 'execve',
-      ...(native.env ? { env: nulList(native.env) } : {}),
-      cwd: native.cwd,
-      exe: req.path ?? tryLink(`/proc/self/fd/${fd}`),
-    };
-    if (options.hash ?? true) {
-      try {
-        capture.sha256 = await hashFd(fd, { size: req.size });
-      } catch {
-        // unreadable: the decision goes on without a hash
-      }
+  const capture =
+    native && native.argvSource === 'execve' && native.argv !== undefined
+      ? fromNative(req, native, native.argv)
+      : await readCapture(req.pid, req.fd, options.envNames ?? []);
+  if (options.hash ?? true) {
+    try {
+      capture.sha256 = await hashFd(req.fd, { size: req.size });
+    } catch {
+      // unreadable: the decision goes on without a hash
     }
-    return capture;
   }
+  return capture;
+}
+
+function fromNative(req: { pid: number; fd: number; path?: string }, native: NativeExecCapture, argv: string): ExecCapture {
+  return {
+    pid: req.pid,
+    ppid: native.ppid,
+    uid: native.uid,
+    euid: native.uid,
+    gid: native.gid,
+    argv: argv === '' ? [] : nulList(argv),
+    argvSource: 'execve',
+    ...(native.env ? { env: nulList(native.env) } : {}),
+    cwd: native.cwd,
+    exe: req.path ?? tryLink(`/proc/self/fd/${req.fd}`),
+  };
+}
+
+async function readCapture(pid: number, fd: number, envNames: readonly string[]): Promise<ExecCapture> {
   const status = tryRead(`/proc/${pid}/status`);
   const cwd = tryLink(`/proc/${pid}/cwd`);
   const exe = tryLink(`/proc/self/fd/${fd}`);
   const callerExe = tryLink(`/proc/${pid}/exe`);
   let vectors: Awaited<ReturnType<typeof readExecVectors>> = {};
   try {
-    vectors = await readExecVectors(pid, options.envNames ?? []);
+    vectors = await readExecVectors(pid, envNames);
   } catch {
     // gone, or not ours to read: the cmdline below
   }
@@ -370,18 +377,15 @@ export async function captureExec(
   let argvSource: ExecCapture['argvSource'] = 'execve';
   if (!argv) {
     argvSource = 'cmdline';
-    let raw = Buffer.alloc(0);
+    let raw = '';
     try {
-      raw = readFileSync(`/proc/${pid}/cmdline`);
+      raw = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {
       // gone
     }
-    argv = raw
-      .toString('utf8')
-      .split('\0')
-      .filter((s, i, a) => s !== '' || i < a.length - 1);
+    argv = raw === '' ? [] : nulList(raw);
   }
-  const capture: ExecCapture = {
+  return {
     pid,
     ppid: field('PPid')[0] ?? -1,
     uid: field('Uid')[0] ?? -1,
@@ -394,12 +398,4 @@ export async function captureExec(
     exe,
     callerExe,
   };
-  if (options.hash ?? true) {
-    try {
-      capture.sha256 = await hashFd(fd, { size: req.size });
-    } catch {
-      // unreadable: the decision goes on without a hash
-    }
-  }
-  return capture;
 }
