@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -161,6 +162,22 @@ void y_set_str(napi_env env, napi_value obj, const char *name, const char *s) {
   napi_value x;
   napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &x);
   napi_set_named_property(env, obj, name, x);
+}
+void y_set_bytes(napi_env env, napi_value obj, const char *name, const char *p, size_t n) {
+  napi_value x;
+  if (napi_create_string_utf8(env, p, n, &x) == napi_ok) napi_set_named_property(env, obj, name, x);
+}
+char *y_memdup_str(const char *p, size_t n) {
+  char *o = malloc(n + 1);
+  if (!o) return NULL;
+  memcpy(o, p, n);
+  o[n] = 0;
+  return o;
+}
+char *y_link_dup(const char *path) {
+  char buf[PATH_MAX];
+  ssize_t n = readlink(path, buf, sizeof buf);
+  return n < 0 ? NULL : y_memdup_str(buf, (size_t)n);
 }
 void y_set_bool(napi_env env, napi_value obj, const char *name, bool v) {
   napi_value x;

@@ -79,14 +79,6 @@ static ssize_t read_small(const char *path, char *buf, size_t cap) {
   return (ssize_t)len;
 }
 
-static char *link_of(const char *path) {
-  char buf[PATH_MAX];
-  ssize_t n = readlink(path, buf, sizeof buf - 1);
-  if (n < 0) return NULL;
-  buf[n] = 0;
-  return strdup(buf);
-}
-
 /* ---------- local filesystems (device → local?), shared by capture calls on one thread ---------- */
 
 typedef struct {
@@ -345,15 +337,11 @@ void y_capture_free(y_capture *c) {
 y_capture *y_capture_exec(int pid, const char *env_names) {
   y_capture *c = calloc(1, sizeof *c);
   if (!c) return NULL;
-  char path[64], stat_text[1024];
-  c->ppid = c->uid = c->gid = -1;
-  /* ppid from stat (field 4, after the last ')'); the ids from the owner of /proc/PID, which is
-   * the process's effective uid and gid (status, which has the real ones, costs twice as much) */
-  snprintf(path, sizeof path, "/proc/%d/stat", pid);
-  if (read_small(path, stat_text, sizeof stat_text) > 0) {
-    const char *close_p = strrchr(stat_text, ')');
-    if (close_p && close_p[1] == ' ' && close_p[2]) c->ppid = strtoll(close_p + 4, NULL, 10);
-  }
+  char path[64];
+  /* ppid from stat; the ids from the owner of /proc/PID, which is the process's effective uid and
+   * gid (status, which has the real ones, costs twice as much) */
+  c->ppid = y_parent_of(pid);
+  c->uid = c->gid = -1;
   struct stat st;
   snprintf(path, sizeof path, "/proc/%d", pid);
   if (stat(path, &st) == 0) {
@@ -361,7 +349,7 @@ y_capture *y_capture_exec(int pid, const char *env_names) {
     c->gid = st.st_gid;
   }
   snprintf(path, sizeof path, "/proc/%d/cwd", pid);
-  c->cwd = link_of(path);
+  c->cwd = y_link_dup(path);
 
   uint64_t argv_at = 0, envp_at = 0;
   if (!exec_args(pid, &argv_at, &envp_at)) return c; /* argv_source stays NONE: JS reads cmdline */
@@ -410,11 +398,6 @@ y_capture *y_capture_exec(int pid, const char *env_names) {
   return c;
 }
 
-static void set_bytes(napi_env env, napi_value obj, const char *name, const char *p, size_t n) {
-  napi_value v;
-  if (napi_create_string_utf8(env, p, n, &v) == napi_ok) napi_set_named_property(env, obj, name, v);
-}
-
 void y_capture_to_js(napi_env env, napi_value obj, const y_capture *c) {
   napi_value v;
   napi_create_object(env, &v);
@@ -424,7 +407,7 @@ void y_capture_to_js(napi_env env, napi_value obj, const y_capture *c) {
   y_set_str(env, v, "cwd", c->cwd ? c->cwd : "");
   static const char *sources[] = {"none", "execve", "remote"};
   y_set_str(env, v, "argvSource", sources[c->argv_source]);
-  if (c->argv) set_bytes(env, v, "argv", c->argv, c->argv_len);
-  if (c->env) set_bytes(env, v, "env", c->env, c->env_len);
+  if (c->argv) y_set_bytes(env, v, "argv", c->argv, c->argv_len);
+  if (c->env) y_set_bytes(env, v, "env", c->env, c->env_len);
   napi_set_named_property(env, obj, "capture", v);
 }

@@ -113,19 +113,6 @@ static ssize_t pc_read(pc_buf *sb, const char *path, size_t max) {
   return (ssize_t)len;
 }
 
-static char *pc_dup(const char *p, size_t n) {
-  char *o = malloc(n + 1);
-  if (!o) return NULL;
-  memcpy(o, p, n);
-  o[n] = 0;
-  return o;
-}
-
-static char *pc_link(const char *path) {
-  char buf[PATH_MAX];
-  ssize_t n = readlink(path, buf, sizeof buf);
-  return n < 0 ? NULL : pc_dup(buf, (size_t)n);
-}
 
 /* /proc/PID/stat: comm may hold spaces and parentheses, so fields count from the LAST ')'. */
 static bool pc_parse_stat(const char *t, size_t n, char name[16], int32_t *ppid, uint64_t *start) {
@@ -190,13 +177,13 @@ static pc_snap *pc_snapshot(pc_buf *sb, int pid, const char *env_names) {
   }
   s->uid = s->gid = -1;
   snprintf(path, sizeof path, "/proc/%d/exe", pid);
-  s->exe = pc_link(path);
+  s->exe = y_link_dup(path);
   snprintf(path, sizeof path, "/proc/%d/cwd", pid);
-  s->cwd = pc_link(path);
+  s->cwd = y_link_dup(path);
   snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
   n = pc_read(sb, path, PC_CMDLINE_MAX);
   if (n > 0) {
-    s->cmdline = pc_dup(sb->p, (size_t)n);
+    s->cmdline = y_memdup_str(sb->p, (size_t)n);
     if (s->cmdline) s->cmdline_len = (size_t)n;
   }
   snprintf(path, sizeof path, "/proc/%d/status", pid);
@@ -424,11 +411,6 @@ static const char *pc_kind(uint32_t what) {
   }
 }
 
-static void pc_set_bytes(napi_env env, napi_value obj, const char *name, const char *p, size_t n) {
-  napi_value v;
-  if (napi_create_string_utf8(env, p, n, &v) == napi_ok) napi_set_named_property(env, obj, name, v);
-}
-
 static void pc_set_snap(napi_env env, napi_value o, const pc_snap *s) {
   napi_value v;
   napi_create_object(env, &v);
@@ -437,10 +419,10 @@ static void pc_set_snap(napi_env env, napi_value o, const pc_snap *s) {
   y_set_str(env, v, "name", s->name);
   if (s->exe) y_set_str(env, v, "exe", s->exe);
   if (s->cwd) y_set_str(env, v, "cwd", s->cwd);
-  if (s->cmdline) pc_set_bytes(env, v, "cmdline", s->cmdline, s->cmdline_len);
+  if (s->cmdline) y_set_bytes(env, v, "cmdline", s->cmdline, s->cmdline_len);
   if (s->uid >= 0) y_set_num(env, v, "uid", (double)s->uid);
   if (s->gid >= 0) y_set_num(env, v, "gid", (double)s->gid);
-  if (s->env) pc_set_bytes(env, v, "environ", s->env, s->env_len);
+  if (s->env) y_set_bytes(env, v, "environ", s->env, s->env_len);
   napi_set_named_property(env, o, "snapshot", v);
 }
 

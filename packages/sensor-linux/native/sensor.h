@@ -72,6 +72,12 @@ void y_set_num(napi_env env, napi_value obj, const char *name, double v);
 void y_set_u64(napi_env env, napi_value obj, const char *name, uint64_t v);
 void y_set_big(napi_env env, napi_value obj, const char *name, int64_t v);
 void y_set_str(napi_env env, napi_value obj, const char *name, const char *s);
+/* A string property of n bytes (embedded NULs kept: NUL-separated lists). */
+void y_set_bytes(napi_env env, napi_value obj, const char *name, const char *p, size_t n);
+/* malloc'd NUL-terminated copy of n bytes; NULL when out of memory. */
+char *y_memdup_str(const char *p, size_t n);
+/* readlink into a malloc'd string; NULL when the link cannot be read. */
+char *y_link_dup(const char *path);
 void y_set_bool(napi_env env, napi_value obj, const char *name, bool v);
 
 /* Crash registry: fds closed by the fatal-signal handler and at exit(). */
