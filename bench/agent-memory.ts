@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { agentService } from '../apps/cli/src/commands/agent.ts';
 import { upWithEnrolledAgent, YAMORI } from '../apps/cli/src/test-support.ts';
+import { cpuPercentOver } from './proc-stats.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -87,11 +88,6 @@ async function measure(child: ChildProcess, output: () => string): Promise<Mem> 
     arrayBuffers: b('arrayBuffers'),
   };
 }
-const cpuTicks = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]);
-};
 const line = (name: string, m: Mem) =>
   console.log(
     `${name.padEnd(12)} RSS ${m.rss.toFixed(1).padStart(6)} MB (anon ${m.anon.toFixed(1)}, file ${m.file.toFixed(1)})   V8 heap used ${m.heapUsed.toFixed(1)} (live ${m.heapLive.toFixed(1)}) / total ${m.heapTotal.toFixed(1)} MB   external ${m.external.toFixed(1)} MB (array buffers ${m.arrayBuffers.toFixed(1)})`,
@@ -160,10 +156,7 @@ bare.stderr?.on('data', (d: Buffer) => (bareOut += d.toString()));
 console.log(`agent started; idle ${IDLE_S} s…`);
 const apid = agent.pid ?? 0;
 await sleep(Math.max(0, IDLE_S - 10) * 1000);
-const t0 = cpuTicks(apid);
-const w0 = Date.now();
-await sleep(Math.min(10, IDLE_S) * 1000);
-const idleCpu = ((cpuTicks(apid) - t0) / 100 / ((Date.now() - w0) / 1000)) * 100;
+const idleCpu = await cpuPercentOver(apid, Math.min(10, IDLE_S) * 1000);
 const a = await measure(agent, () => agentOut);
 const b = await measure(bare, () => bareOut);
 line('agent', a);

@@ -24,6 +24,7 @@ import { parseArgs } from 'node:util';
 import { defaultPolicy, type Policy } from '@yamori/protocol';
 import { agentService } from '../apps/cli/src/commands/agent.ts';
 import { upWithEnrolledAgent, YAMORI, type ServerProcess } from '../apps/cli/src/test-support.ts';
+import { cpuPercentOver, rssMb } from './proc-stats.ts';
 
 const { values: opt } = parseArgs({
   options: {
@@ -199,17 +200,10 @@ const up = await upWithEnrolledAgent({ data, stateDir: state, tokenName: 'bench'
 server = up.server;
 const { api, agentId, policyId } = up;
 let agentOut = '';
-const stat1 = (pid: number) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]); // utime + stime, clock ticks
-};
 /** Waits (at most 30 s) until the agent is quiet: less than 10 % of a core over one second. */
 const settle = async () => {
   for (let i = 0; i < 30 && agent?.pid; i++) {
-    const t0 = stat1(agent.pid);
-    await sleep(1000);
-    if (stat1(agent.pid) - t0 < 10) return;
+    if ((await cpuPercentOver(agent.pid, 1000)) < 10) return;
   }
 };
 /** What the agent's watchdog is shedding now (its status file), for the record of each phase. */
@@ -325,12 +319,9 @@ const block = await measure('agent block (unknown file)', dyn.path, stat.path);
 await settle();
 await sleep(3000);
 let apid = agent?.pid ?? 0;
-const t0 = stat1(apid);
-const w0 = Date.now();
-await sleep(10_000);
-const idleCpu = ((stat1(apid) - t0) / 100 / ((Date.now() - w0) / 1000)) * 100;
-const rssMb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${apid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-console.log(`agent idle: ${idleCpu.toFixed(2)} % CPU, RSS ${rssMb.toFixed(0)} MB`);
+const idleCpu = await cpuPercentOver(apid, 10_000);
+const agentRssMb = rssMb(apid);
+console.log(`agent idle: ${idleCpu.toFixed(2)} % CPU, RSS ${agentRssMb.toFixed(0)} MB`);
 
 // what the close-write watch costs: CPU of every agent thread (schedstat, ns) while a shell creates
 // STORM small non-executable files in the gated tmpfs; the kernel opens each for the watch, whose
@@ -444,7 +435,7 @@ console.log(
     cold_10mb_p50_ms: r2(cold10),
     cold_10mb_immediate_p50_ms: r2(cold10Now),
     lost_exec_events: lost,
-    agent_rss_mb: Math.round(rssMb),
+    agent_rss_mb: Math.round(agentRssMb),
     agent_idle_cpu_pct: r2(idleCpu),
     write_storm_files: STORM,
     write_storm_agent_cpu_ms: Math.round(stormWatch.cpuMs),

@@ -19,6 +19,7 @@ import { DatabaseSync } from 'node:sqlite';
 import pg from 'pg';
 import { createTestDatabase } from '@yamori/db';
 import { consoleSession, startYamori, type ServerProcess } from '../apps/cli/src/test-support.ts';
+import { rssMb } from './proc-stats.ts';
 import { sampleEvent, sigmaRuleFiles } from './sample-events.ts';
 
 const { values: args } = parseArgs({
@@ -170,11 +171,6 @@ async function rawInsertRate(kind: 'sqlite' | 'postgres', url: string): Promise<
   const rate = rows.length / ((performance.now() - t0) / 1000);
   await client.end();
   return rate;
-}
-
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m?.[1] ?? 0) / 1024;
 }
 
 async function idleRss(server: ServerProcess, ca: string): Promise<{ agents: number; rss: number; before: number }> {

@@ -5,11 +5,12 @@
 // what HTTP + JSON cost. Target: >= 100,000 lookups/s. The last line is JSON.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measurePropagation } from './intel-propagation.ts';
+import { cpuTicks } from './proc-stats.ts';
 import { addKey, createKnownSet, createOrg, ensureSource, lookup, openIntelDatabase, seedIndicators, type Observation } from '@yamori/intel';
 
 const { values: opt } = parseArgs({
@@ -107,10 +108,7 @@ try {
     for (let i = 0; i < 5; i++) await post(bodies[i % bodies.length]!);
 
     // CPU seconds the service process used (utime + stime from /proc), to tell its cost apart from the client's.
-    const cpuOf = (pid: number) => {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(f[11]) + Number(f[12])) / 100;
-    };
+    const cpuOf = (pid: number) => cpuTicks(pid) / 100;
     const serverCpu0 = cpuOf(child.pid!);
     const clientCpu0 = process.cpuUsage();
     let requests = 0;
