@@ -36,7 +36,7 @@ export async function buildAgentBundle(stateDir: string): Promise<{ path: string
   try {
     esbuild = await import('esbuild');
   } catch {
-    throw new Error('esbuild is not installed (a dev dependency: run npm ci without --omit=dev); the agent runs from its sources');
+    throw new Error('esbuild is not installed (a dependency of @yamori/cli: run npm ci); the agent runs from its sources');
   }
   const result = await esbuild.build({
     absWorkingDir: REPO,
